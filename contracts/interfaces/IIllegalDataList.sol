@@ -9,6 +9,10 @@ pragma solidity ^0.8.24;
  * metadata, are in the version's dag-cbor payload on IPFS. The root is that of an OpenZeppelin
  * `StandardMerkleTree` over `bytes32` leaves, so a leaf is `keccak256(bytes.concat(keccak256(abi.encode(id))))`
  * and pairs are hashed sorted, which is what `MerkleProof` verifies.
+ *
+ * Payload CIDs are binary CIDs (as in ENS contenthash), not strings: stored as a 32-byte digest plus a
+ * short prefix packed beside the counts, a version takes three storage slots, so publishing stays cheap.
+ * Any CIDv0 or CIDv1 with a 32-byte digest fits; decode one with `CID.decode(bytes)` from multiformats.
  */
 interface IIllegalDataList {
     /**
@@ -20,16 +24,16 @@ interface IIllegalDataList {
      * @param parentVersion The version of this list it was built on; 0 for the empty list it started as
      * (a fork's first version names its parent list and version in {parent} instead).
      * @param publishedAt Block timestamp at which the version took effect.
-     * @param payloadCid CID of the version's payload on IPFS.
+     * @param payloadCid Binary CID of the version's payload on IPFS.
      */
     struct ListVersion {
         bytes32 root;
-        uint64 count;
-        uint64 added;
-        uint64 removed;
+        uint48 count;
+        uint48 added;
+        uint48 removed;
         uint64 parentVersion;
         uint48 publishedAt;
-        string payloadCid;
+        bytes payloadCid;
     }
 
     /**
@@ -49,17 +53,17 @@ interface IIllegalDataList {
      * @param count Number of entries in the new set.
      * @param added Entries added relative to the parent version.
      * @param removed Entries removed relative to the parent version.
-     * @param payloadCid CID of the payload holding the entry ids.
+     * @param payloadCid Binary CID of the payload holding the entry ids.
      * @param publishedAt Block timestamp at which it took effect.
      */
     event VersionPublished(
         uint64 indexed version,
         uint64 indexed parentVersion,
         bytes32 root,
-        uint64 count,
-        uint64 added,
-        uint64 removed,
-        string payloadCid,
+        uint48 count,
+        uint48 added,
+        uint48 removed,
+        bytes payloadCid,
         uint48 publishedAt
     );
 
@@ -75,6 +79,9 @@ interface IIllegalDataList {
     /// @notice A version must name the CID of its payload.
     error IllegalDataListEmptyPayloadCid();
 
+    /// @notice `cid` is not a binary CID with a 32-byte digest and a prefix of at most 7 bytes.
+    error IllegalDataListUnsupportedPayloadCid(bytes cid);
+
     /// @notice A non-empty set cannot have a zero Merkle root.
     error IllegalDataListZeroRoot();
 
@@ -85,10 +92,10 @@ interface IIllegalDataList {
     error IllegalDataListStaleParent(uint64 parentVersion, uint64 currentVersion);
 
     /// @notice `removed` entries cannot be removed from a parent set of `parentCount` entries.
-    error IllegalDataListRemovedExceedsCount(uint64 removed, uint64 parentCount);
+    error IllegalDataListRemovedExceedsCount(uint48 removed, uint48 parentCount);
 
     /// @notice `count` does not equal the parent's count plus added minus removed, `expected`.
-    error IllegalDataListCountMismatch(uint64 count, uint64 expected);
+    error IllegalDataListCountMismatch(uint48 count, uint256 expected);
 
     /// @notice `version` has not been published; the list is at `currentVersion`.
     error IllegalDataListUnknownVersion(uint64 version, uint64 currentVersion);
@@ -105,16 +112,16 @@ interface IIllegalDataList {
      * @param count Number of entries in the new set.
      * @param added Entries added relative to the parent version.
      * @param removed Entries removed relative to the parent version.
-     * @param payloadCid CID of the payload on IPFS.
+     * @param payloadCid Binary CID of the payload on IPFS.
      * @return version The new version number.
      */
     function publishVersion(
         uint64 parentVersion,
         bytes32 root,
-        uint64 count,
-        uint64 added,
-        uint64 removed,
-        string calldata payloadCid
+        uint48 count,
+        uint48 added,
+        uint48 removed,
+        bytes calldata payloadCid
     ) external returns (uint64 version);
 
     /// @notice The governance executor (timelock) that alone may publish versions.

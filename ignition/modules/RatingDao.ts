@@ -21,7 +21,7 @@ export default buildModule('RatingDao', (m) => {
     ZeroHash,
     0n,
     0n,
-    '',
+    '0x',
   ]);
 
   return { token, timelock, governor, registry, list };

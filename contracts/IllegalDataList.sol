@@ -191,6 +191,8 @@ contract IllegalDataList is IIllegalDataList {
         }
         prefixLength = uint8(length - _CID_DIGEST_LENGTH);
         bytes32 head;
+        // Reading two words of a bytes in memory; Solidity has no slicing of memory bytes.
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             head := mload(add(cid, 0x20))
             digest := mload(add(add(cid, 0x20), prefixLength))
@@ -202,6 +204,7 @@ contract IllegalDataList is IIllegalDataList {
     /// @dev Joins a prefix and a digest back into a binary CID.
     function _unpackCid(uint8 prefixLength, bytes7 prefix, bytes32 digest) private pure returns (bytes memory cid) {
         cid = new bytes(prefixLength + _CID_DIGEST_LENGTH);
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             mstore(add(cid, 0x20), prefix)
             mstore(add(add(cid, 0x20), prefixLength), digest)

@@ -31,6 +31,13 @@ export default defineConfig({
     npmFilesToBuild: ['@openzeppelin/contracts/governance/TimelockController.sol'],
   },
   networks: {
+    // The chain `hardhat node` (and so `npm run chain`) serves: a block every second besides
+    // one per transaction, so time moves on and proposals leave "pending" as on a real chain.
+    node: {
+      type: 'edr-simulated',
+      chainType: 'l1',
+      mining: { auto: true, interval: 1000 },
+    },
     // A node started with `npm run chain` (hardhat node) on 127.0.0.1:8545.
     localhost: {
       type: 'http',

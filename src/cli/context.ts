@@ -1,0 +1,207 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { multiaddr } from '@multiformats/multiaddr';
+import { type Account, type Address, getAddress, isAddress } from 'viem';
+import { mnemonicToAccount } from 'viem/accounts';
+import { getChainId } from 'viem/actions';
+import {
+  accountFromPrivateKey,
+  chainFromId,
+  createNrpClients,
+  LOCAL_RPC_URL,
+  type NrpPublicClient,
+  type NrpWalletClient,
+} from '../chain/clients.js';
+import { type DaoDeployment, readDeployment } from '../chain/deployment.js';
+import { InvalidPrivateKeyError } from '../chain/errors.js';
+import { createNrpHelia, type NrpHelia } from '../ipfs/helia.js';
+import { CliError } from './errors.js';
+import type { Output } from './output.js';
+
+/** The repository root, where `deployments/` lives. */
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** The chain id of Hardhat's local chain, where the well-known development accounts exist. */
+const LOCAL_CHAIN_ID = 31337;
+
+/** Hardhat's public test mnemonic: its accounts hold the local DAO's tokens. Worthless anywhere else. */
+const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk';
+
+/** Options every command understands; each also has an environment variable. */
+export interface GlobalOptions {
+  rpc?: string;
+  deployment?: string;
+  dataDir?: string;
+  keyFile?: string;
+  devAccount?: string;
+  peer?: string[];
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/**
+ * What a command needs, resolved from flags, the environment and the
+ * deployment record, and created on first use: a command that only reads the
+ * chain never starts an IPFS node.
+ */
+export class CliContext {
+  readonly #options: GlobalOptions;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly output: Output;
+  #deployment?: DaoDeployment | null;
+  #publicClient?: Promise<NrpPublicClient>;
+  #helia?: Promise<NrpHelia>;
+
+  constructor(options: GlobalOptions, env: NodeJS.ProcessEnv, output: Output) {
+    this.#options = options;
+    this.#env = env;
+    this.output = output;
+  }
+
+  get verbose(): boolean {
+    return this.#options.verbose ?? false;
+  }
+
+  /** The deployment record: --deployment, NRP_DEPLOYMENT, or deployments/localhost.json from `npm run chain`. */
+  async deployment(): Promise<DaoDeployment | null> {
+    if (this.#deployment !== undefined) return this.#deployment;
+    const explicit = this.#options.deployment ?? this.#env.NRP_DEPLOYMENT;
+    const path = explicit ? resolve(explicit) : join(ROOT, 'deployments/localhost.json');
+    if (!explicit && !existsSync(path)) {
+      this.#deployment = null;
+      return null;
+    }
+    try {
+      this.#deployment = await readDeployment(path);
+    } catch (error) {
+      throw new CliError(`Cannot read the deployment record ${path}: ${(error as Error).message}`, 1, { cause: error });
+    }
+    return this.#deployment;
+  }
+
+  /** A contract address: the flag's value if given, else the deployment's. */
+  async contract(name: keyof DaoDeployment['contracts'], flag?: string): Promise<Address> {
+    if (flag) {
+      if (!isAddress(flag)) throw new CliError(`Not an address: ${flag}`);
+      return getAddress(flag);
+    }
+    const deployment = await this.deployment();
+    if (!deployment) {
+      throw new CliError(
+        `No ${name} address: pass it as a flag, or point --deployment (NRP_DEPLOYMENT) at a deployment record. ` +
+          'For a local chain, run `npm run chain` first.',
+      );
+    }
+    return deployment.contracts[name];
+  }
+
+  /** First block of the DAO's events, so lookups need not scan the chain from block 0. */
+  async fromBlock(): Promise<bigint> {
+    return BigInt((await this.deployment())?.fromBlock ?? 0);
+  }
+
+  rpcUrl(): string {
+    return this.#options.rpc ?? this.#env.NRP_RPC_URL ?? LOCAL_RPC_URL;
+  }
+
+  /** A public client, checked to be on the deployment's chain. */
+  publicClient(): Promise<NrpPublicClient> {
+    this.#publicClient ??= (async () => {
+      const url = this.rpcUrl();
+      const probe = createNrpClients({ rpcUrl: url }).publicClient;
+      let chainId: number;
+      try {
+        chainId = await getChainId(probe);
+      } catch (error) {
+        const hint = url === LOCAL_RPC_URL ? ' Start a local chain with `npm run chain`, or pass --rpc.' : '';
+        throw new CliError(`Cannot reach the chain at ${url}.${hint}`, 1, { cause: error });
+      }
+      const deployment = await this.deployment();
+      if (deployment && deployment.chainId !== chainId) {
+        throw new CliError(
+          `Wrong chain: ${url} is chain ${chainId}, but the deployment record is for chain ${deployment.chainId}.`,
+        );
+      }
+      return createNrpClients({ rpcUrl: url, chain: chainFromId(chainId, url) }).publicClient;
+    })();
+    return this.#publicClient;
+  }
+
+  async chainId(): Promise<number> {
+    return (await this.publicClient()).chain.id;
+  }
+
+  /**
+   * The signing account: NRP_PRIVATE_KEY, or the key file (--key-file or NRP_KEY_FILE), or on the local chain
+   * only, one of Hardhat's development accounts (--dev-account or NRP_DEV_ACCOUNT, default 0). A key is never
+   * read from the command line, where other users of the machine could see it.
+   */
+  async account(): Promise<Account> {
+    const fromEnv = this.#env.NRP_PRIVATE_KEY;
+    const keyFile = this.#options.keyFile ?? this.#env.NRP_KEY_FILE;
+    try {
+      if (fromEnv) return accountFromPrivateKey(fromEnv);
+      if (keyFile) return accountFromPrivateKey(await readKeyFile(keyFile));
+    } catch (error) {
+      if (error instanceof InvalidPrivateKeyError) {
+        throw new CliError(`The ${fromEnv ? 'NRP_PRIVATE_KEY variable' : `key file ${keyFile}`} holds no valid key.`);
+      }
+      throw error;
+    }
+    if ((await this.chainId()) !== LOCAL_CHAIN_ID) {
+      throw new CliError('No signing key: set NRP_PRIVATE_KEY, or pass --key-file with a file holding the key.');
+    }
+    const index = Number(this.#options.devAccount ?? this.#env.NRP_DEV_ACCOUNT ?? 0);
+    if (!Number.isInteger(index) || index < 0 || index > 19) {
+      throw new CliError(`--dev-account must be a number from 0 to 19, not ${this.#options.devAccount}.`);
+    }
+    return mnemonicToAccount(HARDHAT_MNEMONIC, { addressIndex: index });
+  }
+
+  async walletClient(): Promise<NrpWalletClient> {
+    const publicClient = await this.publicClient();
+    const account = await this.account();
+    return createNrpClients({ rpcUrl: this.rpcUrl(), chain: publicClient.chain, account }).walletClient;
+  }
+
+  /** Where this user's IPFS blocks, pins and keys live: --data-dir, NRP_DATA_DIR, or ~/.nrp. */
+  dataDir(): string {
+    return resolve(this.#options.dataDir ?? this.#env.NRP_DATA_DIR ?? join(homedir(), '.nrp'));
+  }
+
+  /** Peers to fetch payloads from: --peer (repeatable) or NRP_PEERS (comma-separated multiaddrs). */
+  peers(): string[] {
+    const fromEnv = this.#env.NRP_PEERS?.split(',').map((p) => p.trim()) ?? [];
+    return [...(this.#options.peer ?? []), ...fromEnv].filter((p) => p !== '');
+  }
+
+  /** This user's Helia node, on the data dir, connected to the configured peers. Stopped by {@link close}. */
+  helia(listen?: string[]): Promise<NrpHelia> {
+    this.#helia ??= (async () => {
+      const helia = await createNrpHelia({ dataDir: join(this.dataDir(), 'ipfs'), listen, bootstrap: this.peers() });
+      // Bootstrap dials in the background; a payload fetch needs the connections now.
+      await Promise.allSettled(this.peers().map((peer) => helia.libp2p.dial(multiaddr(peer))));
+      return helia;
+    })().catch((error) => {
+      throw new CliError(`Cannot start the IPFS node: ${(error as Error).message}`, 1, { cause: error });
+    });
+    return this.#helia;
+  }
+
+  async close(): Promise<void> {
+    const helia = await this.#helia?.catch(() => undefined);
+    await helia?.stop();
+  }
+}
+
+async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CliError(`Cannot read the key file ${path}: ${(error as NodeJS.ErrnoException).code}`, 1, {
+      cause: error,
+    });
+  }
+}

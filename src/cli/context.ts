@@ -17,6 +17,7 @@ import {
 import { type DaoDeployment, readDeployment } from '../chain/deployment.js';
 import { InvalidPrivateKeyError } from '../chain/errors.js';
 import { createNrpHelia, type NrpHelia } from '../ipfs/helia.js';
+import type { BlockSource } from '../lists/blocks.js';
 import { CliError } from './errors.js';
 import type { Output } from './output.js';
 
@@ -124,7 +125,8 @@ export class CliContext {
           `Wrong chain: ${url} is chain ${chainId}, but the deployment record is for chain ${deployment.chainId}.`,
         );
       }
-      return createNrpClients({ rpcUrl: url, chain: chainFromId(chainId, url) }).publicClient;
+      return createNrpClients({ rpcUrl: url, chain: chainFromId(chainId, url), pollingInterval: pollingFor(chainId) })
+        .publicClient;
     })();
     return this.#publicClient;
   }
@@ -163,7 +165,9 @@ export class CliContext {
   async walletClient(): Promise<NrpWalletClient> {
     const publicClient = await this.publicClient();
     const account = await this.account();
-    return createNrpClients({ rpcUrl: this.rpcUrl(), chain: publicClient.chain, account }).walletClient;
+    const pollingInterval = pollingFor(publicClient.chain.id);
+    return createNrpClients({ rpcUrl: this.rpcUrl(), chain: publicClient.chain, account, pollingInterval })
+      .walletClient;
   }
 
   /** Where this user's IPFS blocks, pins and keys live: --data-dir, NRP_DATA_DIR, or ~/.nrp. */
@@ -190,10 +194,36 @@ export class CliContext {
     return this.#helia;
   }
 
+  /**
+   * Where commands read payload blocks: this user's Helia blockstore, which fetches missing blocks from peers,
+   * except that with no peer connected a missing block fails at once instead of waiting out a timeout.
+   */
+  async blockSource(): Promise<BlockSource> {
+    const helia = await this.helia();
+    const dataDir = this.dataDir();
+    return {
+      get: (cid, options) =>
+        (async function* () {
+          if (!(await helia.blockstore.has(cid, options)) && helia.libp2p.getConnections().length === 0) {
+            throw new CliError(
+              `Block ${cid} is not in ${dataDir} and no IPFS peer is connected. Pass --peer <multiaddr> ` +
+                '(or NRP_PEERS) of a node, rating server or `nrp ipfs serve` that has it.',
+            );
+          }
+          yield* helia.blockstore.get(cid, options);
+        })(),
+    };
+  }
+
   async close(): Promise<void> {
     const helia = await this.#helia?.catch(() => undefined);
     await helia?.stop();
   }
+}
+
+/** A local chain mines at once: poll for receipts often. Elsewhere, viem's default suits block times. */
+function pollingFor(chainId: number): number | undefined {
+  return chainId === LOCAL_CHAIN_ID ? 100 : undefined;
 }
 
 async function readKeyFile(path: string): Promise<string> {

@@ -21,7 +21,7 @@ import { EntryMerkleTree, entryMerkleRoot } from '../../lists/merkle.js';
 import { type DecodedPayload, decodePayload, encodePayload } from '../../lists/payload.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { formatTime, short } from '../format.js';
+import { formatTime } from '../format.js';
 
 type Context = () => CliContext;
 
@@ -77,10 +77,10 @@ async function fetchVersion(ctx: CliContext, list: Address, version: bigint | un
   const onChain = await getListVersion(client, { list, version }).catch((error) => {
     throw new CliError((error as Error).message, 1, { cause: error });
   });
-  const helia = await ctx.helia();
+  const source = await ctx.blockSource();
   const payload = await ctx.output
     .progress(`Fetching version ${onChain.version}`, (onProgress) =>
-      decodePayload(helia.blockstore, onChain.payloadCid, {
+      decodePayload(source, onChain.payloadCid, {
         metadata,
         onProgress,
         signal: AbortSignal.timeout(60_000),
@@ -100,6 +100,7 @@ async function fetchVersion(ctx: CliContext, list: Address, version: bigint | un
 }
 
 function payloadError(error: Error, cid: CID, ctx: CliContext): CliError {
+  if (error instanceof CliError) return error;
   if (['TimeoutError', 'LoadBlockFailedError', 'NotFoundError', 'AbortError'].includes(error.name)) {
     const peers = ctx.peers();
     return new CliError(

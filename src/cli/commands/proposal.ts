@@ -121,9 +121,9 @@ async function inspect(ctx: CliContext, idText: string, options: { governor?: st
         calls.push(call);
         continue;
       }
-      const helia = await ctx.helia();
+      const source = await ctx.blockSource();
       call.listChange = await ctx.output.progress(`Inspecting call ${i + 1}`, (onProgress) =>
-        inspectListChange(client, helia.blockstore, target, published, {
+        inspectListChange(client, source, target, published, {
           chainId: client.chain.id,
           onProgress,
           signal: AbortSignal.timeout(120_000),

@@ -1,0 +1,57 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { runCli } from '../../src/cli/main.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON, for --json runs. */
+  json: <T = Record<string, unknown>>() => T;
+}
+
+function collector() {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      text += chunk;
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+/** Runs `nrp` in this process, as a user would type it, and captures its output. */
+export async function nrp(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const out = collector();
+  const err = collector();
+  const code = await runCli(args, { env: { PATH: process.env.PATH, ...env }, stdout: out.stream, stderr: err.stream });
+  return { code, stdout: out.text(), stderr: err.text(), json: () => JSON.parse(out.text()) };
+}
+
+const BIN = join(import.meta.dirname, '../../bin/nrp.js');
+
+/** Starts `nrp` as a separate process, as a second user or machine would run it. */
+export function spawnNrp(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs `nrp` as a separate process to completion. */
+export function runNrpProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const child = spawnNrp(args, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => {
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr, json: () => JSON.parse(stdout) }));
+  });
+}

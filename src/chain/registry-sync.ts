@@ -1,8 +1,8 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { logger } from '@libp2p/logger';
 import { TypedEventEmitter } from 'main-event';
 import { type Address, bytesToHex, type Hex, hexToBytes } from 'viem';
 import { readJsonFile, writeJsonFile } from '../utils/json-file.js';
+import { PollingLoop } from '../utils/polling-loop.js';
 import { LogFollower, type LogFollowerState } from './log-follower.js';
 import { getRegistryLogs, type RatingServer, type RegistryLog } from './registry.js';
 import type { ReadClient } from './transactions.js';
@@ -59,7 +59,7 @@ export class RegistrySync extends TypedEventEmitter<RegistrySyncEvents> {
   #follower: LogFollower<RegistryLog>;
   #logs: RegistryLog[] = [];
   #servers = new Map<bigint, RegisteredServer>();
-  #running?: { controller: AbortController; loop: Promise<void> };
+  readonly #loop = new PollingLoop();
 
   constructor(init: RegistrySyncInit, components: { client: ReadClient }) {
     super();
@@ -88,27 +88,17 @@ export class RegistrySync extends TypedEventEmitter<RegistrySyncEvents> {
   }
 
   async start(options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.#running) return;
-    const controller = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    if (this.#loop.running) return;
     await this.restore();
-    await this.syncOnce({ signal }).catch((error) => this.#report(error));
-    const loop = (async () => {
-      while (!signal.aborted) {
-        await delay(this.#init.pollIntervalMs ?? 2_000, undefined, { signal }).catch(() => {});
-        if (signal.aborted) break;
-        await this.syncOnce({ signal }).catch((error) => this.#report(error));
-      }
-    })();
-    this.#running = { controller, loop };
+    await this.#loop.start((signal) => this.syncOnce({ signal }), {
+      intervalMs: this.#init.pollIntervalMs ?? 2_000,
+      onError: (error) => this.#report(error),
+      signal: options.signal,
+    });
   }
 
   async stop(): Promise<void> {
-    const running = this.#running;
-    if (!running) return;
-    this.#running = undefined;
-    running.controller.abort();
-    await running.loop;
+    await this.#loop.stop();
   }
 
   /** Loads the checkpoint, if any. */
@@ -188,7 +178,6 @@ export class RegistrySync extends TypedEventEmitter<RegistrySyncEvents> {
   }
 
   #report(error: Error) {
-    if (error.name === 'AbortError') return;
     log.error('%s', error.message);
     this.safeDispatchEvent('error', { detail: error });
   }

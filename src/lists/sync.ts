@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { logger } from '@libp2p/logger';
 import { TypedEventEmitter } from 'main-event';
 import { CID } from 'multiformats/cid';
@@ -8,6 +7,7 @@ import { getVersionPublishedLogs, type VersionPublishedLog } from '../chain/list
 import { LogFollower, type LogFollowerState } from '../chain/log-follower.js';
 import type { ReadClient } from '../chain/transactions.js';
 import { readJsonFile, writeJsonFile } from '../utils/json-file.js';
+import { PollingLoop } from '../utils/polling-loop.js';
 import { type AbortOptions, BlockHashMismatchError, type BlockSource, UnsupportedHashError } from './blocks.js';
 import type { EntryId } from './entry-id.js';
 import { MembershipIndex } from './membership-index.js';
@@ -117,7 +117,7 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
   #current: SyncedVersion;
   #failures = 0;
   #notBefore = 0;
-  #running?: { controller: AbortController; loop: Promise<void> };
+  readonly #loop = new PollingLoop();
 
   constructor(init: ListSyncInit, components: ListSyncComponents) {
     super();
@@ -147,28 +147,18 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
    * Resolves after the first sync attempt, whether or not it reached a version.
    */
   async start(options: AbortOptions = {}): Promise<void> {
-    if (this.#running) return;
-    const controller = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
-    await this.restore({ signal });
-    await this.syncOnce({ signal }).catch((error) => this.#reportPollError(error));
-    const loop = (async () => {
-      while (!signal.aborted) {
-        await sleep(this.#init.pollIntervalMs ?? 2_000, signal);
-        if (signal.aborted) break;
-        await this.syncOnce({ signal }).catch((error) => this.#reportPollError(error));
-      }
-    })();
-    this.#running = { controller, loop };
+    if (this.#loop.running) return;
+    await this.restore(options);
+    await this.#loop.start((signal) => this.syncOnce({ signal }), {
+      intervalMs: this.#init.pollIntervalMs ?? 2_000,
+      onError: (error) => this.#emitError({ error, permanent: false }),
+      signal: options.signal,
+    });
   }
 
   /** Stops polling and waits for the current poll to end. */
   async stop(): Promise<void> {
-    const running = this.#running;
-    if (!running) return;
-    this.#running = undefined;
-    running.controller.abort();
-    await running.loop;
+    await this.#loop.stop();
   }
 
   /** Loads the checkpoint, if any, and puts its version back in force from the local blockstore. */
@@ -340,11 +330,6 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
     return false;
   }
 
-  #reportPollError(error: Error) {
-    if (error.name === 'AbortError' && this.#running === undefined) return;
-    this.#emitError({ error, permanent: false });
-  }
-
   #emitError(detail: SyncErrorEvent) {
     log.error('%s', detail.error.message);
     this.safeDispatchEvent('error', { detail });
@@ -399,8 +384,4 @@ function cidOf(hex: Hex): CID | null {
   } catch {
     return null;
   }
-}
-
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  await delay(ms, undefined, { signal }).catch(() => {});
 }

@@ -11,7 +11,8 @@ import {
   type NrpHelia,
   type NrpHeliaInit,
 } from '../../src/ipfs/helia.js';
-import { cborBlock, getBlock, refusingBlockstore } from './helpers.js';
+import { enforcingBlockstore } from '../../src/node/enforcing-blockstore.js';
+import { cborBlock, getBlock } from './helpers.js';
 
 describe('createNrpHelia', function () {
   this.timeout(20_000);
@@ -101,7 +102,7 @@ describe('createNrpHelia', function () {
     const a = await startNode({
       wrapBlockstore: (store) => {
         inner = store;
-        return refusingBlockstore(store, (cid) => cid.equals(refused.cid));
+        return enforcingBlockstore(store, (cid) => cid.equals(refused.cid));
       },
     });
     const b = await startNode();

@@ -56,6 +56,11 @@ export interface NrpHeliaInit<S extends ServiceMap = Record<never, never>> {
    * Without it, everything lives in memory and the node gets a fresh peer id: for tests and simulations.
    */
   dataDir?: string;
+  /**
+   * The node's libp2p key. Default: the one in `<dataDir>/peer.key`, or a fresh one in memory. A caller that
+   * signs with the node's identity (adverts, reports) passes the key it loaded.
+   */
+  privateKey?: PrivateKey;
   /** Multiaddrs to listen on. Default `['/ip4/127.0.0.1/tcp/0']`: loopback only, any free port. */
   listen?: readonly string[];
   /**
@@ -124,7 +129,7 @@ export async function createNrpHelia<S extends ServiceMap = Record<never, never>
   signal?.throwIfAborted();
   const listen = parseListen(init.listen ?? DEFAULT_LISTEN);
   const bootstrapList = parseBootstrap(init.bootstrap ?? []);
-  const stores = await openStores(init.dataDir, { signal });
+  const stores = await openStores(init.dataDir, { signal, privateKey: init.privateKey });
   const blockstore = init.wrapBlockstore?.(stores.blockstore) ?? stores.blockstore;
 
   const helia = createHeliaLight({
@@ -159,13 +164,16 @@ interface Stores {
   privateKey: PrivateKey;
 }
 
-async function openStores(dataDir: string | undefined, { signal }: AbortOptions): Promise<Stores> {
+async function openStores(
+  dataDir: string | undefined,
+  { signal, privateKey: given }: AbortOptions & { privateKey?: PrivateKey },
+): Promise<Stores> {
   if (dataDir == null) {
     // Helia creates an in-memory datastore itself; the blockstore must exist here so it can be wrapped.
-    return { blockstore: new MemoryBlockstore(), privateKey: await generateKeyPair('Ed25519') };
+    return { blockstore: new MemoryBlockstore(), privateKey: given ?? (await generateKeyPair('Ed25519')) };
   }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const privateKey = await loadOrCreatePrivateKey(join(dataDir, 'peer.key'), { signal });
+  const privateKey = given ?? (await loadOrCreatePrivateKey(join(dataDir, 'peer.key'), { signal }));
   const blockstore = new FsBlockstore(join(dataDir, 'blocks'));
   const datastore = new FsDatastore(join(dataDir, 'datastore'));
   // Helia starts its stores but never opens them, and these two create their folders in open().

@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub';
+import { logger } from '@libp2p/logger';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { Blockstore } from 'interface-blockstore';
+import { CID } from 'multiformats/cid';
+import { deleteDag } from '../ipfs/dag.js';
+import { createNrpHelia, type NrpHelia, type NrpHeliaInit } from '../ipfs/helia.js';
+import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
+import { AdvertService, type AdvertServiceInit } from './adverts.js';
+import { enforcingBlockstore } from './enforcing-blockstore.js';
+import type { EnforcedList } from './local-list.js';
+import { NodeStore } from './store.js';
+
+const log = logger('nrp:node');
+
+export interface NrpNodeInit extends Pick<NrpHeliaInit, 'listen' | 'bootstrap' | 'mdns' | 'signal'> {
+  /** Keeps blocks, key, content and evidence across restarts. Without it, everything is in memory. */
+  dataDir?: string;
+  /** The lists this node enforces (synced from chain, or local); it refuses what any of them lists. */
+  lists?: EnforcedList[];
+  adverts?: AdvertServiceInit;
+}
+
+/** A running Node Rating P2P node. */
+export interface NrpNode {
+  helia: NrpHelia<{ pubsub: GossipSub }>;
+  adverts: AdvertService;
+  store: NodeStore;
+  /** Whether any enforced list lists `cid`. */
+  isListed(cid: CID): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a node: one libp2p host (tcp, noise, yamux, identify, ping,
+ * gossipsub) carrying both bitswap and the advert gossip, over a blockstore
+ * that refuses listed blocks to everyone. When a list moves to a new
+ * version, content it now lists is dropped from the store and never
+ * advertised again.
+ *
+ * @example
+ * const node = await createNrpNode({ dataDir, lists: [listSync], listen: ['/ip4/0.0.0.0/tcp/4001'] });
+ * await node.adverts.share(cid, size, 'file.txt');
+ */
+export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
+  const lists = init.lists ?? [];
+  const isListed = (cid: CID) => lists.some((list) => list.hasCid(cid));
+  let rawBlockstore: Blockstore | undefined;
+  const privateKey = init.dataDir
+    ? await loadOrCreatePrivateKey(join(init.dataDir, 'ipfs', 'peer.key'), { signal: init.signal })
+    : await generateKeyPair('Ed25519');
+  const helia = await createNrpHelia<{ pubsub: GossipSub }>({
+    dataDir: init.dataDir && join(init.dataDir, 'ipfs'),
+    privateKey,
+    listen: init.listen,
+    bootstrap: init.bootstrap,
+    mdns: init.mdns,
+    signal: init.signal,
+    wrapBlockstore: (store) => {
+      rawBlockstore = store;
+      return enforcingBlockstore(store, isListed);
+    },
+    libp2p: {
+      services: {
+        pubsub: gossipsub({
+          // Adverts carry their own signature and are never forwarded, so the sender is the connection's
+          // authenticated peer: a second, gossipsub-level signature would only double the verification cost.
+          globalSignaturePolicy: 'StrictNoSign',
+          msgIdFn: (message) => sha256(message.data),
+          // Adverts go to every subscribed neighbour; the validator keeps them from going further.
+          floodPublish: true,
+          allowPublishToZeroTopicPeers: true,
+          ignoreDuplicatePublishError: true,
+        }),
+      },
+    },
+  });
+  const store = NodeStore.open(init.dataDir ? join(init.dataDir, 'node.db') : ':memory:');
+  const adverts = new AdvertService({ helia, privateKey, store, isListed }, init.adverts);
+  adverts.start();
+
+  const purge = async () => {
+    const forgotten = adverts.forgetListed();
+    for (const cid of forgotten) {
+      const blocks = await deleteDag({ blockstore: rawBlockstore as Blockstore, getCodec: helia.getCodec }, parse(cid));
+      log('dropped listed content %s (%d blocks)', cid, blocks);
+    }
+  };
+  const onVersion = () => {
+    purge().catch((error) => log.error('could not drop listed content: %e', error));
+  };
+  for (const list of lists) list.addEventListener('version', onVersion);
+  await purge();
+
+  return {
+    helia,
+    adverts,
+    store,
+    isListed,
+    async stop() {
+      for (const list of lists) list.removeEventListener('version', onVersion);
+      adverts.stop();
+      await helia.stop();
+      store.close();
+    },
+  };
+}
+
+function parse(cid: string): CID {
+  return CID.parse(cid);
+}

@@ -1,0 +1,87 @@
+import { TopicValidatorResult } from '@libp2p/gossipsub';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect } from 'chai';
+import type { CID } from 'multiformats/cid';
+import { entryId } from '../../src/lists/entry-id.js';
+import { ADVERT_TOPIC, type RejectedAdvertEvent } from '../../src/node/adverts.js';
+import { LocalList } from '../../src/node/local-list.js';
+import { createNrpNode, type NrpNode } from '../../src/node/node.js';
+import { createAdvert, encodeAdvert } from '../../src/node/protocol/advert.js';
+import { cidOf, newPeer, tamper } from './protocol/helpers.js';
+
+describe('advert validation', () => {
+  let node: NrpNode;
+  let listedCid: CID;
+  const rejected: RejectedAdvertEvent[] = [];
+
+  beforeEach(async () => {
+    listedCid = await cidOf('listed');
+    node = await createNrpNode({
+      lists: [new LocalList([entryId(listedCid)])],
+      adverts: { autoFetch: false, ratePerSecond: 10, burst: 20 },
+    });
+    rejected.length = 0;
+    node.adverts.addEventListener('rejected', ({ detail }) => rejected.push(detail));
+  });
+  afterEach(async () => {
+    await node.stop();
+  });
+
+  async function deliver(from: Awaited<ReturnType<typeof newPeer>>, data: Uint8Array) {
+    const validate = node.helia.libp2p.services.pubsub.topicValidators.get(ADVERT_TOPIC);
+    if (!validate) throw new Error('no advert validator');
+    return validate(peerIdFromPrivateKey(from.key), { type: 'unsigned', topic: ADVERT_TOPIC, data });
+  }
+
+  it('ignores a valid clean advert (no forwarding) and rejects malformed bytes', async () => {
+    const peer = await newPeer();
+    const advert = await createAdvert(peer.key, { cid: await cidOf('clean'), size: 5 });
+    expect(await deliver(peer, encodeAdvert(advert))).to.equal(TopicValidatorResult.Ignore);
+    expect(await deliver(peer, new Uint8Array([1, 2, 3]))).to.equal(TopicValidatorResult.Reject);
+    expect(await deliver(peer, new Uint8Array(2048))).to.equal(TopicValidatorResult.Reject);
+    expect(rejected.map((r) => r.reason)).to.deep.equal(['malformed', 'malformed']);
+  });
+
+  it('rejects an advert signed by someone other than the peer that sent it', async () => {
+    const [sender, other] = [await newPeer(), await newPeer()];
+    const advert = await createAdvert(other.key, { cid: await cidOf('clean'), size: 5 });
+    expect(await deliver(sender, encodeAdvert(advert))).to.equal(TopicValidatorResult.Reject);
+    expect(rejected[0].reason).to.equal('not-from-sender');
+  });
+
+  it('keeps a listed advert as evidence only if its signature verifies', async () => {
+    const peer = await newPeer();
+    const advert = encodeAdvert(await createAdvert(peer.key, { cid: listedCid, size: 6 }));
+    const forged = tamper(advert, (value) => {
+      (value.signature as Uint8Array)[0] ^= 0xff;
+    });
+    expect(await deliver(peer, forged)).to.equal(TopicValidatorResult.Reject);
+    expect(rejected[0].reason).to.equal('bad-signature');
+    expect(node.store.listEvidence()).to.deep.equal([]);
+
+    expect(await deliver(peer, advert)).to.equal(TopicValidatorResult.Reject);
+    const [evidence] = node.store.listEvidence();
+    expect(evidence.fromPeer).to.equal(peerIdFromPrivateKey(peer.key).toString());
+    expect(evidence.advert).to.deep.equal(advert);
+  });
+
+  it('rejects a stale advert', async () => {
+    const peer = await newPeer();
+    const old = await createAdvert(peer.key, { cid: listedCid, size: 6, time: Date.now() - 3_600_000 });
+    expect(await deliver(peer, encodeAdvert(old))).to.equal(TopicValidatorResult.Reject);
+    expect(rejected[0].reason).to.equal('stale');
+  });
+
+  it('rate-limits a flood of adverts from one peer, and only that peer', async () => {
+    const [flooder, calm] = [await newPeer(), await newPeer()];
+    const results: TopicValidatorResult[] = [];
+    for (let i = 0; i < 40; i++) {
+      const advert = await createAdvert(flooder.key, { cid: await cidOf(`flood ${i}`), size: 1 });
+      results.push(await deliver(flooder, encodeAdvert(advert)));
+    }
+    expect(results.filter((r) => r === TopicValidatorResult.Reject).length).to.be.within(15, 25);
+    expect(rejected.every((r) => r.reason === 'rate-limited')).to.equal(true);
+    const fine = await createAdvert(calm.key, { cid: await cidOf('calm'), size: 1 });
+    expect(await deliver(calm, encodeAdvert(fine))).to.equal(TopicValidatorResult.Ignore);
+  });
+});

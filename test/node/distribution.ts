@@ -1,0 +1,197 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unixfs } from '@helia/unixfs';
+import { expect } from 'chai';
+import type { CID } from 'multiformats/cid';
+import { type Address, custom } from 'viem';
+import { createNrpClients } from '../../src/chain/clients.js';
+import { entryId } from '../../src/lists/entry-id.js';
+import { encodePayload } from '../../src/lists/payload.js';
+import { packIds } from '../../src/lists/set-ops.js';
+import { ListSync } from '../../src/lists/sync.js';
+import { createNrpNode, type NrpNode } from '../../src/node/node.js';
+import { connection, daoFixture, ethers, networkHelpers, passProposal, proposal } from '../helpers/dao.js';
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('node distribution and enforcement', function () {
+  this.timeout(120_000);
+  const nodes: NrpNode[] = [];
+  const syncs: ListSync[] = [];
+  const dirs: string[] = [];
+
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((n) => n.stop()));
+    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    syncs.splice(0);
+  });
+
+  async function connect(a: NrpNode, b: NrpNode) {
+    await b.helia.libp2p.dial(a.helia.libp2p.getMultiaddrs());
+  }
+
+  /**
+   * Six honest nodes in a ring with one chord, each enforcing the DAO's list, and a distributor that enforces
+   * nothing (and will report to nobody), connected to nodes 2 and 4.
+   */
+  async function network(options: { dataDirs?: boolean } = {}) {
+    const dao = await networkHelpers.loadFixture(daoFixture);
+    const list = (await dao.list.getAddress()) as Address;
+    const fromBlock = BigInt(await ethers.provider.getBlockNumber());
+    const { publicClient } = createNrpClients({ transport: custom(connection.provider, { retryCount: 0 }) });
+    const honest: NrpNode[] = [];
+    for (let i = 0; i < 6; i++) {
+      const dataDir = options.dataDirs ? await mkdtemp(join(tmpdir(), `nrp-node-${i}-`)) : undefined;
+      if (dataDir) dirs.push(dataDir);
+      // The node's blockstore exists only once the node does, so the sync is created with a late-bound store.
+      let node: NrpNode | undefined;
+      const sync = new ListSync(
+        { list, chainId: 31337, fromBlock, fetchTimeoutMs: 5_000, retryDelayMs: 200 },
+        {
+          client: publicClient,
+          blockstore: { get: (cid, o) => (node as NrpNode).helia.blockstore.get(cid, o) },
+        },
+      );
+      node = await createNrpNode({ dataDir, lists: [sync] });
+      nodes.push(node);
+      syncs.push(sync);
+      honest.push(node);
+    }
+    for (let i = 0; i < 6; i++) await connect(honest[i], honest[(i + 1) % 6]);
+    await connect(honest[0], honest[3]);
+    const distributor = await createNrpNode({ adverts: { autoFetch: false } });
+    nodes.push(distributor);
+    await connect(honest[2], distributor);
+    await connect(honest[4], distributor);
+    // Let gossipsub learn who subscribes to the advert topic.
+    await waitFor('topic peers', () =>
+      nodes.every((n) => n.helia.libp2p.services.pubsub.getSubscribers('nrp/adverts/1').length > 0),
+    );
+    return { dao, list, honest, distributor };
+  }
+
+  async function addFile(node: NrpNode, text: string): Promise<{ cid: CID; size: number }> {
+    const bytes = new TextEncoder().encode(text);
+    const cid = await unixfs(node.helia).addBytes(bytes);
+    await node.adverts.share(cid, bytes.length, `${text.slice(0, 10)}.txt`);
+    return { cid, size: bytes.length };
+  }
+
+  /** Lists `cids` by a real governance vote, with the payload held by `holder`, then syncs every node. */
+  async function listByVote(dao: Awaited<ReturnType<typeof daoFixture>>, list: Address, holder: NrpNode, cids: CID[]) {
+    const ids = packIds(cids.map((cid) => entryId(cid)));
+    const payload = await encodePayload(holder.helia.blockstore, {
+      chainId: 31337,
+      list,
+      version: 1,
+      ids,
+      added: cids.length,
+      removed: 0,
+    });
+    const p = proposal(
+      [
+        {
+          target: list,
+          iface: dao.list.interface,
+          method: 'publishVersion',
+          args: [0n, payload.header.root, cids.length, cids.length, 0n, payload.cid.bytes],
+        },
+      ],
+      'List the bad file',
+    );
+    await passProposal(dao, p);
+    await Promise.all(syncs.map((s) => s.syncOnce()));
+    await waitFor('every node to sync the list', async () => {
+      await Promise.all(syncs.filter((s) => s.current.version === 0n).map((s) => s.syncOnce()));
+      return syncs.every((s) => s.current.version === 1n);
+    });
+  }
+
+  it('spreads clean content added at one node to every node, each re-advertising under its own key', async () => {
+    const { honest } = await network();
+    const { cid } = await addFile(honest[0], 'a perfectly clean file');
+    await waitFor('the file at every honest node', () => honest.every((n) => n.store.hasContent(cid.toString())));
+    for (const node of honest.slice(1)) {
+      const record = node.store.listContent().find((c) => c.cid === cid.toString());
+      expect(record?.fromPeer, 'each node names the neighbour it got it from').to.be.a('string');
+      const bytes = await unixfs(node.helia).cat(cid);
+      let text = '';
+      for await (const chunk of bytes) text += new TextDecoder().decode(chunk);
+      expect(text).to.equal('a perfectly clean file');
+    }
+  });
+
+  it('after a vote lists it: drops cached copies, refuses new adverts, serves it to nobody, keeps evidence', async () => {
+    const { dao, list, honest, distributor } = await network();
+    const bad = await addFile(honest[1], 'content everyone agrees must go');
+    await waitFor('the file everywhere', () => honest.every((n) => n.store.hasContent(bad.cid.toString())));
+
+    await listByVote(dao, list, honest[5], [bad.cid]);
+    await waitFor('cached copies dropped', () => honest.every((n) => !n.store.hasContent(bad.cid.toString())));
+    for (const node of honest) {
+      expect(node.isListed(bad.cid)).to.equal(true);
+      expect(await node.helia.blockstore.has(bad.cid)).to.equal(false);
+    }
+
+    // The distributor, which enforces nothing, keeps pushing it to nodes 2 and 4.
+    const sightings: string[] = [];
+    for (const node of honest)
+      node.adverts.addEventListener('sighting', ({ detail }) => sightings.push(detail.fromPeer));
+    const bytes = new TextEncoder().encode('content everyone agrees must go');
+    await unixfs(distributor.helia).addBytes(bytes);
+    await distributor.adverts.share(bad.cid, bytes.length, 'again.txt');
+    await waitFor('both neighbours to record evidence', () => sightings.length >= 2);
+    const distributorId = distributor.helia.libp2p.peerId.toString();
+    expect(new Set(sightings)).to.deep.equal(new Set([distributorId]));
+    for (const node of [honest[2], honest[4]]) {
+      const [evidence] = node.store.listEvidence({ fromPeer: distributorId });
+      expect(evidence.cid).to.equal(bad.cid.toString());
+      expect(evidence.entryId).to.deep.equal(entryId(bad.cid));
+    }
+    // Nobody fetched it back, and no honest node will hand it out.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const node of honest) expect(node.store.hasContent(bad.cid.toString())).to.equal(false);
+    const probe = await unixfs(honest[0].helia)
+      .cat(bad.cid, { signal: AbortSignal.timeout(1_000) })
+      [Symbol.asyncIterator]()
+      .next()
+      .then(
+        () => 'served',
+        (error: Error) => error.name,
+      );
+    expect(probe).to.not.equal('served');
+  });
+
+  it('refuses to share listed content, and keeps content and evidence across a restart', async () => {
+    const { dao, list, honest, distributor } = await network({ dataDirs: true });
+    const bad = await addFile(distributor, 'pushed before and after listing');
+    await waitFor('the file at the honest nodes', () => honest.every((n) => n.store.hasContent(bad.cid.toString())));
+    await listByVote(dao, list, honest[0], [bad.cid]);
+    await honest[3].adverts.share(bad.cid, bad.size).then(
+      () => expect.fail('shared listed content'),
+      (error) => expect(error.name).to.equal('ListedContentError'),
+    );
+    await distributor.adverts.share(bad.cid, bad.size, 'again.txt').catch(() => {});
+    await waitFor('evidence at node 2', () => honest[2].store.listEvidence().length > 0);
+    const before = honest[2].store.listEvidence();
+    const clean = await addFile(honest[2], 'clean and kept');
+    const peerId = honest[2].helia.libp2p.peerId.toString();
+
+    // Restart node 2 on its data dir: same identity, same content, same evidence.
+    await honest[2].stop();
+    nodes.splice(nodes.indexOf(honest[2]), 1);
+    const restarted = await createNrpNode({ dataDir: dirs[2] });
+    nodes.push(restarted);
+    expect(restarted.helia.libp2p.peerId.toString()).to.equal(peerId);
+    expect(restarted.store.hasContent(clean.cid.toString())).to.equal(true);
+    expect(await restarted.helia.blockstore.has(clean.cid)).to.equal(true);
+    expect(restarted.store.listEvidence()).to.deep.equal(before);
+  });
+});

@@ -1,0 +1,71 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { loadNodeConfig, NodeConfigError, parseNodeConfig } from '../../src/node/config.js';
+
+describe('node configuration', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nrp-config-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads YAML with defaults, resolving paths from the file’s folder', async () => {
+    const path = join(dir, 'node.yaml');
+    await writeFile(
+      path,
+      [
+        'dataDir: data',
+        'servers:',
+        '  - peerId: 12D3KooWExample',
+        '    priority: high',
+        'localLists: [extra.deny]',
+        'chain:',
+        '  deployment: ../deployments/localhost.json',
+      ].join('\n'),
+    );
+    const config = await loadNodeConfig(path);
+    expect(config.dataDir).to.equal(join(dir, 'data'));
+    expect(config.localLists).to.deep.equal([join(dir, 'extra.deny')]);
+    expect(config.chain.deployment).to.equal(join(dir, '..', 'deployments/localhost.json'));
+    expect(config.chain.rpc).to.equal('http://127.0.0.1:8545');
+    expect(config.intervals.reportMs).to.equal(60_000);
+    expect(config.servers[0]).to.deep.equal({ peerId: '12D3KooWExample', priority: 'high' });
+  });
+
+  it('lists every problem, with where it is', () => {
+    const bad = {
+      listen: ['tcp/4001'],
+      servers: [{ peerId: 'x', priority: 'urgent' }],
+      lists: ['0x123'],
+      chain: { rpc: 'not a url', surprise: true },
+      unknown: 1,
+    };
+    try {
+      parseNodeConfig(bad, dir, 'node.yaml');
+      expect.fail('accepted a bad configuration');
+    } catch (error) {
+      expect(error).to.be.instanceOf(NodeConfigError);
+      const message = (error as Error).message;
+      for (const where of ['listen.0', 'servers.0.priority', 'lists.0', 'chain.rpc', 'chain', '(top)']) {
+        expect(message).to.contain(`- ${where}:`);
+      }
+    }
+  });
+
+  it('says clearly when the file is missing or not YAML', async () => {
+    await loadNodeConfig(join(dir, 'missing.yaml')).then(
+      () => expect.fail('read a missing file'),
+      (error) => expect(error.message).to.match(/Cannot read .*missing\.yaml: ENOENT/),
+    );
+    const path = join(dir, 'broken.yaml');
+    await writeFile(path, 'servers: [unclosed');
+    await loadNodeConfig(path).then(
+      () => expect.fail('read broken YAML'),
+      (error) => expect(error.message).to.contain('is not valid YAML'),
+    );
+  });
+});

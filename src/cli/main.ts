@@ -6,6 +6,7 @@ import { devCommands } from './commands/dev.js';
 import { governanceCommands } from './commands/governance.js';
 import { ipfsCommands } from './commands/ipfs.js';
 import { listCommands } from './commands/list.js';
+import { nodeCommands } from './commands/node.js';
 import { proposalCommands } from './commands/proposal.js';
 import { syncCommands } from './commands/sync.js';
 import { CliContext, type GlobalOptions } from './context.js';
@@ -60,6 +61,7 @@ export async function runCli(argv: string[], io: RunCliOptions = {}): Promise<nu
   proposalCommands(program, ctx);
   governanceCommands(program, ctx);
   ipfsCommands(program, ctx);
+  nodeCommands(program, ctx);
   devCommands(program, ctx);
 
   try {

@@ -1,0 +1,203 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { unixfs } from '@helia/unixfs';
+import { logger } from '@libp2p/logger';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { type Address, getAddress } from 'viem';
+import { getChainId } from 'viem/actions';
+import { chainFromId, createNrpClients } from '../chain/clients.js';
+import { readDeployment } from '../chain/deployment.js';
+import { RegistrySync } from '../chain/registry-sync.js';
+import { pinRoot } from '../ipfs/pins.js';
+import { parseEntryList } from '../lists/denylist.js';
+import { ListSync } from '../lists/sync.js';
+import type { NodeConfig } from './config.js';
+import { startControlServer } from './control.js';
+import { LocalList } from './local-list.js';
+import { createNrpNode, type NrpNode } from './node.js';
+
+const log = logger('nrp:node:runtime');
+
+export class NodeStartError extends Error {
+  override name = 'NodeStartError';
+}
+
+/** A node started from its configuration, with its chain followers and control API. */
+export interface RunningNode {
+  node: NrpNode;
+  lists: ListSync[];
+  registry?: RegistrySync;
+  controlUrl: string;
+  status(): Promise<NodeStatus>;
+  why(peer: string): Promise<PeerExplanation>;
+  add(bytes: Uint8Array, name?: string): Promise<{ cid: string; size: number }>;
+  stop(): Promise<void>;
+}
+
+export interface NodeStatus {
+  peerId: string;
+  addresses: string[];
+  peers: { peerId: string; address: string }[];
+  lists: { list: string; version: string; count: number; payloadCid?: string }[];
+  content: number;
+  evidence: number;
+}
+
+export interface PeerExplanation {
+  peer: string;
+  connected: boolean;
+  /** Listed content this peer offered us, kept as evidence. */
+  evidence: { cid: string; seenAt: number }[];
+}
+
+/**
+ * Starts a node as its configuration says: follows the registry and the lists
+ * of the rating servers it follows (or the deployment's list), enforces them
+ * and any local lists, and serves the control API.
+ *
+ * @example
+ * const running = await startNode(await loadNodeConfig('node.yaml'));
+ * process.once('SIGINT', () => running.stop());
+ */
+export async function startNode(config: NodeConfig, options: { signal?: AbortSignal } = {}): Promise<RunningNode> {
+  const deployment = config.chain.deployment ? await readDeployment(config.chain.deployment) : undefined;
+  const probe = createNrpClients({ rpcUrl: config.chain.rpc }).publicClient;
+  const chainId = await getChainId(probe).catch((error) => {
+    throw new NodeStartError(`Cannot reach the chain at ${config.chain.rpc}: ${(error as Error).message}`);
+  });
+  const expected = config.chain.chainId ?? deployment?.chainId;
+  if (expected !== undefined && expected !== chainId) {
+    throw new NodeStartError(
+      `Wrong chain: ${config.chain.rpc} is chain ${chainId}, the configuration says ${expected}`,
+    );
+  }
+  const client = createNrpClients({
+    rpcUrl: config.chain.rpc,
+    chain: chainFromId(chainId, config.chain.rpc),
+    pollingInterval: config.intervals.chainPollMs,
+  }).publicClient;
+  const fromBlock = BigInt(deployment?.fromBlock ?? config.chain.fromBlock);
+  const syncDir = join(config.dataDir, 'sync');
+
+  const registryAddress = config.chain.registry ?? deployment?.contracts.RatingServerRegistry;
+  let registry: RegistrySync | undefined;
+  if (registryAddress) {
+    registry = new RegistrySync(
+      {
+        registry: getAddress(registryAddress),
+        chainId,
+        fromBlock,
+        confirmations: config.chain.confirmations,
+        pollIntervalMs: config.intervals.chainPollMs,
+        checkpointPath: join(syncDir, `${chainId}-registry.json`),
+      },
+      { client },
+    );
+    await registry.restore();
+    await registry.syncOnce(options);
+  }
+
+  const listAddresses = new Set<Address>(config.lists.map((l) => getAddress(l)));
+  for (const server of config.servers) {
+    const registered = registry?.serverByPeerId(peerIdFromString(server.peerId).toMultihash().bytes);
+    const list = server.list ?? registered?.list;
+    if (list) listAddresses.add(getAddress(list));
+    else log('server %s is not registered yet; its list is not enforced until it is', server.peerId);
+  }
+  if (listAddresses.size === 0 && deployment) listAddresses.add(deployment.contracts.IllegalDataList);
+
+  // The node's blockstore exists only once the node does; syncs reach it through this late binding.
+  let node: NrpNode | undefined;
+  const blockstore = {
+    get: (cid: Parameters<NrpNode['helia']['blockstore']['get']>[0], o?: { signal?: AbortSignal }) =>
+      (node as NrpNode).helia.blockstore.get(cid, o),
+  };
+  const lists = [...listAddresses].map(
+    (list) =>
+      new ListSync(
+        {
+          list,
+          chainId,
+          fromBlock,
+          confirmations: config.chain.confirmations,
+          pollIntervalMs: config.intervals.chainPollMs,
+          checkpointPath: join(syncDir, `${chainId}-${list.toLowerCase()}.json`),
+        },
+        { client, blockstore, pin: (cid, o) => pinRoot((node as NrpNode).helia, cid, o) },
+      ),
+  );
+  const localLists: LocalList[] = [];
+  for (const path of config.localLists) {
+    const parsed = parseEntryList(await readFile(path, 'utf8'));
+    const doubleHashes = parsed.entries.some((e) => e.form === 'ipip383' || e.form === 'ipip383-legacy');
+    localLists.push(
+      new LocalList(
+        parsed.entries.map((e) => e.id),
+        { doubleHashes },
+      ),
+    );
+  }
+
+  node = await createNrpNode({
+    dataDir: config.dataDir,
+    listen: config.listen,
+    bootstrap: config.bootstrap,
+    mdns: config.mdns,
+    signal: options.signal,
+    lists: [...lists, ...localLists],
+    adverts: {
+      autoFetch: config.fetch.auto,
+      maxFetchBytes: config.fetch.maxBytes,
+      fetchConcurrency: config.fetch.concurrency,
+    },
+  });
+  const running = node;
+  await Promise.all(lists.map((list) => list.start(options)));
+  await registry?.start(options);
+
+  const status = async (): Promise<NodeStatus> => ({
+    peerId: running.helia.libp2p.peerId.toString(),
+    addresses: running.helia.libp2p.getMultiaddrs().map(String),
+    peers: running.helia.libp2p
+      .getConnections()
+      .map((c) => ({ peerId: c.remotePeer.toString(), address: c.remoteAddr.toString() })),
+    lists: lists.map((l) => ({
+      list: l.current.list,
+      version: l.current.version.toString(),
+      count: l.current.count,
+      payloadCid: l.current.payloadCid?.toString(),
+    })),
+    content: running.store.listContent().length,
+    evidence: running.store.listEvidence().length,
+  });
+  const why = async (peer: string): Promise<PeerExplanation> => ({
+    peer,
+    connected: running.helia.libp2p.getConnections().some((c) => c.remotePeer.toString() === peer),
+    evidence: running.store.listEvidence({ fromPeer: peer }).map((e) => ({ cid: e.cid, seenAt: e.seenAt })),
+  });
+  const add = async (bytes: Uint8Array, name?: string) => {
+    const cid = await unixfs(running.helia).addBytes(bytes);
+    await running.adverts.share(cid, bytes.length, name);
+    return { cid: cid.toString(), size: bytes.length };
+  };
+  const control = await startControlServer(
+    { status, why, add },
+    { dataDir: config.dataDir, port: config.control.port },
+  );
+
+  return {
+    node: running,
+    lists,
+    registry,
+    controlUrl: control.endpoint.url,
+    status,
+    why,
+    add,
+    async stop() {
+      await control.close();
+      await Promise.all(lists.map((list) => list.stop()));
+      await registry?.stop();
+      await running.stop();
+    },
+  };
+}

@@ -37,7 +37,7 @@ export interface AdvertServiceInit {
   /** Milliseconds to hold an advert from `peer` before acting on it: a penalty for badly rated peers. */
   delayFrom?: (peer: string) => number;
   /**
-   * Share of clean adverts whose signature is verified, from 0 to 1. Default 1/32. Adverts kept as evidence
+   * Share of clean adverts whose signature is verified, from 0 to 1. Default 1/64. Adverts kept as evidence
    * are always verified; see {@link AdvertService}.
    */
   signatureSampleRate?: number;
@@ -114,7 +114,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
       ratePerSecond: init.ratePerSecond ?? 50,
       burst: init.burst ?? 200,
       delayFrom: init.delayFrom,
-      signatureSampleRate: init.signatureSampleRate ?? 1 / 32,
+      signatureSampleRate: init.signatureSampleRate ?? 1 / 64,
     };
   }
 

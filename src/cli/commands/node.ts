@@ -74,8 +74,21 @@ async function control<T>(
   }
 }
 
+/**
+ * Socket errors that some libp2p transports let escape as uncaught exceptions when a peer vanishes mid-dial
+ * (see js-libp2p#2744). A long-running node logs them and goes on; anything else still stops it.
+ */
+const PEER_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 async function start(ctx: CliContext, options: { config?: string }) {
   const settings = await config(options.config);
+  process.on('uncaughtException', (error: NodeJS.ErrnoException) => {
+    if (!PEER_SOCKET_ERRORS.has(error.code ?? '')) {
+      ctx.output.note(`nrp node: fatal: ${error.stack ?? error.message}`);
+      process.exit(1);
+    }
+    ctx.output.note(`a peer connection failed: ${error.message}`);
+  });
   const stopped = new AbortController();
   const running = await startNode(settings, { signal: stopped.signal }).catch((error) => {
     if (error instanceof NodeStartError) throw new CliError(error.message);

@@ -9,8 +9,10 @@ import { deleteDag } from '../ipfs/dag.js';
 import { createNrpHelia, type NrpHelia, type NrpHeliaInit } from '../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
 import { AdvertService, type AdvertServiceInit } from './adverts.js';
+import { EdgeService, type EdgeServiceInit } from './edges.js';
 import { enforcingBlockstore } from './enforcing-blockstore.js';
 import type { EnforcedList } from './local-list.js';
+import { Reporter, type ReporterInit } from './reporter.js';
 import { NodeStore } from './store.js';
 
 const log = logger('nrp:node');
@@ -21,12 +23,19 @@ export interface NrpNodeInit extends Pick<NrpHeliaInit, 'listen' | 'bootstrap' |
   /** The lists this node enforces (synced from chain, or local); it refuses what any of them lists. */
   lists?: EnforcedList[];
   adverts?: AdvertServiceInit;
+  edges?: EdgeServiceInit;
+  /** Reports to rating servers; the servers may also be set later with `reporter.setServers`. */
+  reporter?: ReporterInit;
 }
 
 /** A running Node Rating P2P node. */
 export interface NrpNode {
   helia: NrpHelia<{ pubsub: GossipSub }>;
   adverts: AdvertService;
+  /** Signed edge attestations with every neighbour. */
+  edges: EdgeService;
+  /** Signed reports of edges and evidence to the rating servers the node follows. */
+  reporter: Reporter;
   store: NodeStore;
   /** Whether any enforced list lists `cid`. */
   isListed(cid: CID): boolean;
@@ -80,6 +89,14 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
   const store = NodeStore.open(init.dataDir ? join(init.dataDir, 'node.db') : ':memory:');
   const adverts = new AdvertService({ helia, privateKey, store, isListed }, init.adverts);
   adverts.start();
+  const dbPath = (name: string) => (init.dataDir ? join(init.dataDir, name) : undefined);
+  const edges = new EdgeService({ libp2p: helia.libp2p, privateKey, dbPath: dbPath('edges.db') }, init.edges);
+  await edges.start();
+  const reporter = new Reporter(
+    { libp2p: helia.libp2p, privateKey, store, edges, dbPath: dbPath('reports.db') },
+    init.reporter,
+  );
+  await reporter.start();
 
   const purge = async () => {
     const forgotten = adverts.forgetListed();
@@ -97,10 +114,15 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
   return {
     helia,
     adverts,
+    edges,
+    reporter,
     store,
     isListed,
     async stop() {
       for (const list of lists) list.removeEventListener('version', onVersion);
+      // The reporter reads the edges database and the store: it stops first.
+      await reporter.stop();
+      await edges.stop();
       adverts.stop();
       await helia.stop();
       store.close();

@@ -38,6 +38,8 @@ export interface NodeStatus {
   peerId: string;
   addresses: string[];
   peers: { peerId: string; address: string }[];
+  /** Reports waiting to reach a rating server. */
+  pendingReports: ReturnType<NrpNode['reporter']['pending']>;
   lists: { list: string; version: string; count: number; payloadCid?: string }[];
   content: number;
   evidence: number;
@@ -150,8 +152,21 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
       maxFetchBytes: config.fetch.maxBytes,
       fetchConcurrency: config.fetch.concurrency,
     },
+    edges: { refreshMs: config.intervals.edgeRefreshMs },
+    reporter: { intervalMs: config.intervals.reportMs },
   });
   const running = node;
+  // Report to every followed server at the addresses configured, or else registered; follow registry changes.
+  const reportTo = () =>
+    running.reporter.setServers(
+      config.servers.flatMap((server) => {
+        const registered = registry?.serverByPeerId(peerIdFromString(server.peerId).toMultihash().bytes);
+        const multiaddrs = server.multiaddrs ?? registered?.multiaddrs ?? [];
+        return multiaddrs.length > 0 ? [{ peerId: server.peerId, multiaddrs }] : [];
+      }),
+    );
+  reportTo();
+  registry?.addEventListener('change', reportTo);
   await Promise.all(lists.map((list) => list.start(options)));
   await registry?.start(options);
 
@@ -167,6 +182,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
       count: l.current.count,
       payloadCid: l.current.payloadCid?.toString(),
     })),
+    pendingReports: running.reporter.pending(),
     content: running.store.listContent().length,
     evidence: running.store.listEvidence().length,
   });

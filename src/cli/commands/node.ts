@@ -152,6 +152,10 @@ async function status(ctx: CliContext, options: { config?: string }) {
     out.line('Lists in force:');
     for (const list of s.lists) out.line(`  ${list.list}  version ${list.version}, ${list.count} entries`);
     out.line(`Content held: ${s.content}; evidence kept: ${s.evidence}`);
+    out.line(`Reports waiting: ${s.pendingReports.length}`);
+    for (const report of s.pendingReports) {
+      out.line(`  to ${report.server}: seq ${report.seq}, ${report.attempts} attempts`);
+    }
   });
 }
 

@@ -58,13 +58,7 @@ async function config(path: string | undefined): Promise<NodeConfig> {
   }
 }
 
-async function control<T>(
-  ctx: CliContext,
-  path: string | undefined,
-  method: 'GET' | 'POST',
-  route: string,
-  body?: Uint8Array,
-) {
+async function control<T>(path: string | undefined, method: 'GET' | 'POST', route: string, body?: Uint8Array) {
   const { dataDir } = await config(path);
   try {
     return (await callControl(dataDir, method, route, body)) as T;
@@ -131,18 +125,12 @@ async function add(ctx: CliContext, file: string, options: { name?: string; conf
     throw new CliError((error as Error).message);
   }
   const name = encodeURIComponent(options.name ?? basename(file));
-  const result = await control<{ cid: string; size: number }>(
-    ctx,
-    options.config,
-    'POST',
-    `/content?name=${name}`,
-    bytes,
-  );
+  const result = await control<{ cid: string; size: number }>(options.config, 'POST', `/content?name=${name}`, bytes);
   ctx.output.result(result, (r) => ctx.output.line(`Added ${file} as ${r.cid} (${r.size} bytes) and advertised it.`));
 }
 
 async function status(ctx: CliContext, options: { config?: string }) {
-  const s = await control<NodeStatus>(ctx, options.config, 'GET', '/status');
+  const s = await control<NodeStatus>(options.config, 'GET', '/status');
   ctx.output.result(s, () => {
     const out = ctx.output;
     out.line(`Node ${s.peerId}`);
@@ -160,7 +148,7 @@ async function status(ctx: CliContext, options: { config?: string }) {
 }
 
 async function why(ctx: CliContext, peer: string, options: { config?: string }) {
-  const w = await control<PeerExplanation>(ctx, options.config, 'GET', `/why/${encodeURIComponent(peer)}`);
+  const w = await control<PeerExplanation>(options.config, 'GET', `/why/${encodeURIComponent(peer)}`);
   ctx.output.result(w, () => {
     const out = ctx.output;
     out.line(`Peer ${w.peer} is ${w.connected ? 'connected' : 'not connected'}.`);

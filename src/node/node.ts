@@ -12,6 +12,8 @@ import { AdvertService, type AdvertServiceInit } from './adverts.js';
 import { EdgeService, type EdgeServiceInit } from './edges.js';
 import { enforcingBlockstore } from './enforcing-blockstore.js';
 import type { EnforcedList } from './local-list.js';
+import { PenaltyManager, type PenaltyManagerInit } from './penalties.js';
+import { type ActiveKeyRegistry, type FollowedServer, RatingsClient, type RatingsClientInit } from './ratings.js';
 import { Reporter, type ReporterInit } from './reporter.js';
 import { NodeStore } from './store.js';
 
@@ -24,6 +26,12 @@ export interface NrpNodeInit extends Pick<NrpHeliaInit, 'listen' | 'bootstrap' |
   lists?: EnforcedList[];
   adverts?: AdvertServiceInit;
   edges?: EdgeServiceInit;
+  /** Who says which keys are active rating servers: the registry follower. Without it no verdict counts. */
+  registry?: ActiveKeyRegistry;
+  /** Rating servers whose verdicts this node applies, each with a priority. */
+  ratingServers?: FollowedServer[];
+  ratings?: Omit<RatingsClientInit, 'servers' | 'dataDir'>;
+  penalties?: PenaltyManagerInit;
   /** Reports to rating servers; the servers may also be set later with `reporter.setServers`. */
   reporter?: ReporterInit;
 }
@@ -36,6 +44,10 @@ export interface NrpNode {
   edges: EdgeService;
   /** Signed reports of edges and evidence to the rating servers the node follows. */
   reporter: Reporter;
+  /** Signed verdicts from the rating servers the node follows, kept until they expire. */
+  ratings: RatingsClient;
+  /** What the node holds against each peer, and why. */
+  penalties: PenaltyManager;
   store: NodeStore;
   /** Whether any enforced list lists `cid`. */
   isListed(cid: CID): boolean;
@@ -60,6 +72,12 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
   const privateKey = init.dataDir
     ? await loadOrCreatePrivateKey(join(init.dataDir, 'ipfs', 'peer.key'), { signal: init.signal })
     : await generateKeyPair('Ed25519');
+  // Penalties act inside libp2p (gater, gossipsub score), so they exist before it does.
+  const ratings = new RatingsClient(
+    { registry: init.registry ?? NO_ACTIVE_KEYS },
+    { ...init.ratings, servers: init.ratingServers ?? [], dataDir: init.dataDir },
+  );
+  const penalties = new PenaltyManager({ ratings }, init.penalties);
   const helia = await createNrpHelia<{ pubsub: GossipSub }>({
     dataDir: init.dataDir && join(init.dataDir, 'ipfs'),
     privateKey,
@@ -72,8 +90,10 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
       return enforcingBlockstore(store, isListed);
     },
     libp2p: {
+      connectionGater: penalties.connectionGater(),
       services: {
         pubsub: gossipsub({
+          scoreParams: { appSpecificScore: penalties.appSpecificScore },
           // Adverts carry their own signature and are never forwarded, so the sender is the connection's
           // authenticated peer: a second, gossipsub-level signature would only double the verification cost.
           globalSignaturePolicy: 'StrictNoSign',
@@ -87,7 +107,10 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
     },
   });
   const store = NodeStore.open(init.dataDir ? join(init.dataDir, 'node.db') : ':memory:');
-  const adverts = new AdvertService({ helia, privateKey, store, isListed }, init.adverts);
+  const adverts = new AdvertService(
+    { helia, privateKey, store, isListed },
+    { delayFrom: penalties.delayFor, ...init.adverts },
+  );
   adverts.start();
   const dbPath = (name: string) => (init.dataDir ? join(init.dataDir, name) : undefined);
   const edges = new EdgeService({ libp2p: helia.libp2p, privateKey, dbPath: dbPath('edges.db') }, init.edges);
@@ -97,6 +120,8 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
     init.reporter,
   );
   await reporter.start();
+  await ratings.start(helia.libp2p);
+  penalties.start(helia.libp2p);
 
   const purge = async () => {
     const forgotten = adverts.forgetListed();
@@ -116,19 +141,27 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
     adverts,
     edges,
     reporter,
+    ratings,
+    penalties,
     store,
     isListed,
     async stop() {
       for (const list of lists) list.removeEventListener('version', onVersion);
+      penalties.stop();
+      await ratings.stop();
       // The reporter reads the edges database and the store: it stops first.
       await reporter.stop();
       await edges.stop();
       adverts.stop();
       await helia.stop();
+      ratings.close();
       store.close();
     },
   };
 }
+
+/** Before the registry is known, no key is active, so no verdict applies. */
+const NO_ACTIVE_KEYS: ActiveKeyRegistry = { isActiveKey: () => false };
 
 function parse(cid: string): CID {
   return CID.parse(cid);

@@ -30,7 +30,9 @@ export async function request(
 ): Promise<Uint8Array> {
   const stream = await libp2p.dialProtocol(peer, protocol, options);
   try {
-    const lp = lpStream(stream, { maxDataLength: options.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
+    const max = options.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    // The read buffer must hold a whole message; its own default cap is 4 MiB.
+    const lp = lpStream(stream, { maxDataLength: max, maxBufferSize: max + 16 });
     await lp.write(message, options);
     const response = await lp.read(options);
     await stream.close(options);
@@ -62,7 +64,8 @@ export async function handleRequests(
   await libp2p.handle(protocol, async (stream, connection) => {
     const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000);
     try {
-      const lp = lpStream(stream, { maxDataLength: options.maxRequestBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
+      const max = options.maxRequestBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+      const lp = lpStream(stream, { maxDataLength: max, maxBufferSize: max + 16 });
       const message = await lp.read({ signal });
       const response = await handler(message.subarray(), { remotePeer: connection.remotePeer, signal });
       await lp.write(response, { signal });

@@ -38,6 +38,8 @@ export interface NodeStatus {
   peerId: string;
   addresses: string[];
   peers: { peerId: string; address: string }[];
+  /** Peers the node penalises, and why. */
+  penalties: ({ peer: string } & ReturnType<NrpNode['penalties']['penaltyOf']>)[];
   /** Reports waiting to reach a rating server. */
   pendingReports: ReturnType<NrpNode['reporter']['pending']>;
   lists: { list: string; version: string; count: number; payloadCid?: string }[];
@@ -48,6 +50,8 @@ export interface NodeStatus {
 export interface PeerExplanation {
   peer: string;
   connected: boolean;
+  /** The penalty applied, with every verdict behind it: server, rating, reason, evidence, expiry. */
+  penalty: ReturnType<NrpNode['penalties']['penaltyOf']>;
   /** Listed content this peer offered us, kept as evidence. */
   evidence: { cid: string; seenAt: number }[];
 }
@@ -154,6 +158,17 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     },
     edges: { refreshMs: config.intervals.edgeRefreshMs },
     reporter: { intervalMs: config.intervals.reportMs },
+    registry,
+    ratingServers: config.servers.map((server) => ({
+      peerId: server.peerId,
+      priority: server.priority,
+      multiaddrs:
+        server.multiaddrs ??
+        registry?.serverByPeerId(peerIdFromString(server.peerId).toMultihash().bytes)?.multiaddrs ??
+        [],
+    })),
+    ratings: { intervalMs: config.intervals.ratingsMs },
+    penalties: { delayMs: config.penalties.delayMs },
   });
   const running = node;
   // Report to every followed server at the addresses configured, or else registered; follow registry changes.
@@ -182,6 +197,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
       count: l.current.count,
       payloadCid: l.current.payloadCid?.toString(),
     })),
+    penalties: [...running.penalties.penalties].map(([peer, penalty]) => ({ peer, ...penalty })),
     pendingReports: running.reporter.pending(),
     content: running.store.listContent().length,
     evidence: running.store.listEvidence().length,
@@ -189,6 +205,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
   const why = async (peer: string): Promise<PeerExplanation> => ({
     peer,
     connected: running.helia.libp2p.getConnections().some((c) => c.remotePeer.toString() === peer),
+    penalty: running.penalties.penaltyOf(peer),
     evidence: running.store.listEvidence({ fromPeer: peer }).map((e) => ({ cid: e.cid, seenAt: e.seenAt })),
   });
   const add = async (bytes: Uint8Array, name?: string) => {

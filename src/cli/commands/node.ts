@@ -140,6 +140,8 @@ async function status(ctx: CliContext, options: { config?: string }) {
     out.line('Lists in force:');
     for (const list of s.lists) out.line(`  ${list.list}  version ${list.version}, ${list.count} entries`);
     out.line(`Content held: ${s.content}; evidence kept: ${s.evidence}`);
+    out.line(`Penalised peers: ${s.penalties.length}`);
+    for (const penalty of s.penalties) out.line(`  ${penalty.peer}: ${penalty.kind} (nrp node why ${penalty.peer})`);
     out.line(`Reports waiting: ${s.pendingReports.length}`);
     for (const report of s.pendingReports) {
       out.line(`  to ${report.server}: seq ${report.seq}, ${report.attempts} attempts`);
@@ -152,6 +154,19 @@ async function why(ctx: CliContext, peer: string, options: { config?: string }) 
   ctx.output.result(w, () => {
     const out = ctx.output;
     out.line(`Peer ${w.peer} is ${w.connected ? 'connected' : 'not connected'}.`);
+    if (w.penalty.kind === 'none')
+      out.line('No penalty: no followed server holds a verdict against it that calls for one.');
+    else
+      out.line(
+        `Penalty: ${w.penalty.kind}${w.penalty.until ? ` until ${new Date(w.penalty.until).toISOString()}` : ''}, because:`,
+      );
+    for (const reason of w.penalty.because) {
+      out.line(
+        `  ${reason.rating} from ${reason.priority}-priority server ${reason.server} (${reason.effect}): ${reason.reason}`,
+      );
+      for (const ref of reason.evidence) out.line(`    evidence: ${ref}`);
+      out.line(`    expires ${new Date(reason.expiresAt).toISOString()}`);
+    }
     if (w.evidence.length === 0) out.line('It has offered no listed content to this node.');
     for (const e of w.evidence) out.line(`  offered listed ${e.cid} at ${new Date(e.seenAt).toISOString()}`);
   });

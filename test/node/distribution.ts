@@ -6,12 +6,15 @@ import { expect } from 'chai';
 import type { CID } from 'multiformats/cid';
 import { type Address, custom } from 'viem';
 import { createNrpClients } from '../../src/chain/clients.js';
+import { createNrpHelia } from '../../src/ipfs/helia.js';
 import { entryId } from '../../src/lists/entry-id.js';
 import { encodePayload } from '../../src/lists/payload.js';
 import { packIds } from '../../src/lists/set-ops.js';
 import { ListSync } from '../../src/lists/sync.js';
 import { createNrpNode, type NrpNode } from '../../src/node/node.js';
+import { peerIdToString } from '../../src/node/protocol/peer.js';
 import { connection, daoFixture, ethers, networkHelpers, passProposal, proposal } from '../helpers/dao.js';
+import { ReportReceiver } from './helpers/report-receiver.js';
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
@@ -154,6 +157,24 @@ describe('node distribution and enforcement', function () {
       const [evidence] = node.store.listEvidence({ fromPeer: distributorId });
       expect(evidence.cid).to.equal(bad.cid.toString());
       expect(evidence.entryId).to.deep.equal(entryId(bad.cid));
+    }
+
+    // The evidence goes into node 2's next report to the rating server it follows.
+    const server = await createNrpHelia();
+    try {
+      const receiver = await ReportReceiver.start(server.libp2p);
+      honest[2].reporter.setServers([
+        { peerId: server.libp2p.peerId.toString(), multiaddrs: server.libp2p.getMultiaddrs().map(String) },
+      ]);
+      await honest[2].reporter.report();
+      await waitFor('the report to arrive', () => receiver.accepted.length > 0);
+      const [report] = receiver.accepted;
+      const sighting = report.sightings.find((s) => s.cid.equals(bad.cid));
+      expect(sighting, 'the sighting of the listed content').to.not.equal(undefined);
+      expect(peerIdToString(sighting?.fromPeer as Uint8Array)).to.equal(distributorId);
+      expect(report.edges.length, 'the edges node 2 attested').to.be.greaterThan(0);
+    } finally {
+      await server.stop();
     }
     // Nobody fetched it back, and no honest node will hand it out.
     await new Promise((resolve) => setTimeout(resolve, 500));

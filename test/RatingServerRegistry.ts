@@ -252,6 +252,11 @@ describe('RatingServerRegistry', () => {
     });
   });
 
+  it('is bound to the DAO’s timelock as its executor', async () => {
+    const { registry, timelock } = await networkHelpers.loadFixture(fixture);
+    expect(await registry.executor()).to.equal(await timelock.getAddress());
+  });
+
   it('rejects a zero executor at deployment', async () => {
     const factory = await ethers.getContractFactory('RatingServerRegistry');
     await expect(factory.deploy(ZeroAddress)).to.be.revertedWithCustomError(

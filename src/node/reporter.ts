@@ -177,6 +177,11 @@ export class InvalidReportServerError extends Error {
 }
 
 /** The server answered with an ack for another report. */
+/** The server refused a report only because this node sent too many; it is retried with backoff. */
+export class ReportRateLimitedError extends Error {
+  override name = 'ReportRateLimitedError';
+}
+
 export class ReportAckMismatchError extends ProtocolError {
   override name = 'ReportAckMismatchError';
 }
@@ -472,6 +477,8 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
       if (ack.seq !== entry.seq) {
         throw new ReportAckMismatchError(`The server acknowledged report ${ack.seq}, not ${entry.seq}`);
       }
+      // Being rate-limited says nothing against the report: it is kept and sent again later.
+      if (!ack.accepted && ack.reason?.startsWith('rate-limited')) throw new ReportRateLimitedError(ack.reason);
     } catch (error) {
       if (this.#closed) return;
       const delay = backoff(entry.attempts + 1, this.#init.retryMinMs, this.#init.retryMaxMs);

@@ -263,6 +263,20 @@ describe('Reporter: signed reports to rating servers', function () {
     expect(policy.receiver.accepted).to.have.length(1);
   });
 
+  it('keeps a report refused for rate limiting, and delivers it later', async () => {
+    let limited = 1;
+    const s = await server({ refuse: () => (limited-- > 0 ? 'rate-limited: too many reports' : undefined) });
+    const reporting = await node({ start: false, servers: [s.server] });
+    await addEvidence(reporting.store, 'limited');
+    const failed = nextEvent<{ error: Error }>(reporting.reporter, 'failed');
+    await reporting.reporter.start();
+    expect((await failed).error.name).to.equal('ReportRateLimitedError');
+    expect(reporting.reporter.pending()).to.have.length(1);
+    await reporting.reporter.flush();
+    expect(s.receiver.accepted.map((r) => r.sightings.length)).to.deep.equal([1]);
+    expect(reporting.reporter.pending()).to.deep.equal([]);
+  });
+
   it('after a lost ack, retries once, and takes the replay refusal as the end of it', async () => {
     const s = await server({ loseAcks: 1 });
     const reporting = await node({ start: false, servers: [s.server] });

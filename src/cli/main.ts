@@ -8,6 +8,7 @@ import { ipfsCommands } from './commands/ipfs.js';
 import { listCommands } from './commands/list.js';
 import { nodeCommands } from './commands/node.js';
 import { proposalCommands } from './commands/proposal.js';
+import { serverCommands } from './commands/server.js';
 import { syncCommands } from './commands/sync.js';
 import { CliContext, type GlobalOptions } from './context.js';
 import { CliError } from './errors.js';
@@ -62,6 +63,7 @@ export async function runCli(argv: string[], io: RunCliOptions = {}): Promise<nu
   governanceCommands(program, ctx);
   ipfsCommands(program, ctx);
   nodeCommands(program, ctx);
+  serverCommands(program, ctx);
   devCommands(program, ctx);
 
   try {

@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { unixfs } from '@helia/unixfs';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { Command } from 'commander';
+import { propose } from '../../chain/governance.js';
+import { getServerByPeerId, registerServer, serverStatusCall } from '../../chain/registry.js';
+import { createNrpHelia } from '../../ipfs/helia.js';
+import { loadOrCreatePrivateKey } from '../../ipfs/keys.js';
+import { pinRoot } from '../../ipfs/pins.js';
+import type { CliContext } from '../context.js';
+import { CliError } from '../errors.js';
+import { fail } from './governance.js';
+
+type Context = () => CliContext;
+
+export function serverCommands(program: Command, context: Context) {
+  const server = program.command('server').description('Run and register a rating server');
+
+  server
+    .command('register')
+    .description('Apply to the on-chain registry with this server’s key; a vote must then activate it')
+    .requiredOption('--server-dir <dir>', 'the server’s data dir (its key is created there if missing)')
+    .requiredOption('--multiaddr <addr...>', 'where nodes reach the server, each ending in nothing or /p2p/<its id>')
+    .requiredOption('--policy <file>', 'the server’s rating policy document; it is pinned and named by its CID')
+    .option('--list <address>', 'the list the server enforces (default: the deployment’s)')
+    .option('--registry <address>', 'the registry (default: the deployment’s)')
+    .action(async (options) => register(context(), options));
+
+  server
+    .command('vote-on')
+    .description('Propose to token holders that a registered server be activated, suspended or removed')
+    .argument('<server-id>', 'the server’s id in the registry')
+    .argument('<status>', 'activate, suspend or remove')
+    .option('--reason <text>', 'why; the proposal’s description')
+    .option('--governor <address>', 'the Governor (default: the deployment’s)')
+    .option('--registry <address>', 'the registry (default: the deployment’s)')
+    .action(async (id, change, options) => proposeStatus(context(), id, change, options));
+
+  server
+    .command('status')
+    .description('Show the on-chain registration of this server’s key')
+    .requiredOption('--server-dir <dir>', 'the server’s data dir')
+    .option('--registry <address>', 'the registry (default: the deployment’s)')
+    .action(async (options) => status(context(), options));
+}
+
+async function serverKey(dir: string) {
+  try {
+    return await loadOrCreatePrivateKey(join(dir, 'ipfs', 'peer.key'));
+  } catch (error) {
+    throw new CliError(`Cannot use the server key in ${dir}: ${(error as Error).message}`, 1, { cause: error });
+  }
+}
+
+interface RegisterOptions {
+  serverDir: string;
+  multiaddr: string[];
+  policy: string;
+  list?: string;
+  registry?: string;
+}
+
+async function register(ctx: CliContext, options: RegisterOptions) {
+  const registry = await ctx.contract('RatingServerRegistry', options.registry);
+  const list = await ctx.contract('IllegalDataList', options.list);
+  let policy: Uint8Array;
+  try {
+    policy = new Uint8Array(await readFile(options.policy));
+  } catch (error) {
+    throw new CliError(`Cannot read ${options.policy}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+  const key = await serverKey(options.serverDir);
+  const peerId = peerIdFromPrivateKey(key);
+  // The policy is pinned in the server's own store, which serves it once the server runs.
+  const helia = await createNrpHelia({ dataDir: join(options.serverDir, 'ipfs'), privateKey: key, listen: [] });
+  let policyCid: string;
+  try {
+    const cid = await unixfs(helia).addBytes(policy);
+    await pinRoot(helia, cid);
+    policyCid = cid.toString();
+  } finally {
+    await helia.stop();
+  }
+  const wallet = await ctx.walletClient();
+  const result = await registerServer(wallet, {
+    registry,
+    peerId: peerId.toMultihash().bytes,
+    multiaddrs: options.multiaddr,
+    policyCid,
+    list,
+  }).catch(fail);
+  const activation = serverStatusCall(registry, result.serverId, 'active');
+  ctx.output.result(
+    { serverId: result.serverId, peerId: peerId.toString(), policyCid, list, transaction: result.hash, activation },
+    (r) => {
+      ctx.output.line(`Applied as rating server ${r.serverId} (${r.transaction}).`);
+      ctx.output.line(`  peer id ${r.peerId}, policy ${r.policyCid}, list ${r.list}`);
+      ctx.output.line('It counts once token holders activate it by vote; the proposal calls:');
+      ctx.output.line(`  ${activation.target} with data ${activation.data}`);
+    },
+  );
+}
+
+const CHANGES = { activate: 'active', suspend: 'suspended', remove: 'removed' } as const;
+
+async function proposeStatus(
+  ctx: CliContext,
+  idText: string,
+  change: string,
+  options: { reason?: string; governor?: string; registry?: string },
+) {
+  if (!(change in CHANGES))
+    throw new CliError(`The status change must be activate, suspend or remove, not “${change}”.`);
+  if (!/^\d+$/.test(idText)) throw new CliError(`Not a server id: ${idText}`);
+  const registry = await ctx.contract('RatingServerRegistry', options.registry);
+  const governor = await ctx.contract('RatingGovernor', options.governor);
+  const serverId = BigInt(idText);
+  const call = serverStatusCall(registry, serverId, CHANGES[change as keyof typeof CHANGES]);
+  const description =
+    `${change[0].toUpperCase()}${change.slice(1)} rating server ${serverId}\n\n${options.reason ?? ''}`.trim();
+  const wallet = await ctx.walletClient();
+  const { proposalId, hash } = await propose(wallet, { governor, calls: [call], description }).catch(fail);
+  ctx.output.result({ proposalId, transaction: hash, serverId, change }, (r) => {
+    ctx.output.line(`Proposal ${r.proposalId} to ${change} rating server ${serverId} (${r.transaction}).`);
+    ctx.output.line(`Vote on it with: nrp vote ${r.proposalId} for`);
+  });
+}
+
+async function status(ctx: CliContext, options: { serverDir: string; registry?: string }) {
+  const registry = await ctx.contract('RatingServerRegistry', options.registry);
+  const peerId = peerIdFromPrivateKey(await serverKey(options.serverDir));
+  const client = await ctx.publicClient();
+  const server = await getServerByPeerId(client, { registry, peerId: peerId.toMultihash().bytes }).catch(fail);
+  ctx.output.result({ peerId: peerId.toString(), server }, () => {
+    if (!server) {
+      ctx.output.line(`${peerId} is not registered (or its registration was removed): run \`nrp server register\`.`);
+      return;
+    }
+    ctx.output.line(`Rating server ${server.serverId}: ${server.status}`);
+    ctx.output.line(`  peer id:  ${peerId}`);
+    ctx.output.line(`  operator: ${server.operator}`);
+    ctx.output.line(`  list:     ${server.list}`);
+    ctx.output.line(`  policy:   ${server.policyCid}`);
+    for (const address of server.multiaddrs) ctx.output.line(`  address:  ${address}`);
+  });
+}

@@ -1,0 +1,123 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect } from 'chai';
+import { writeDeployment } from '../../src/chain/deployment.js';
+import { loadOrCreatePrivateKey } from '../../src/ipfs/keys.js';
+import { nrp } from '../helpers/cli.js';
+import { type Dao, deployDao, networkHelpers } from '../helpers/dao.js';
+import { serveChainOverHttp } from '../helpers/rpc-server.js';
+
+describe('nrp server register / vote-on / status', function () {
+  this.timeout(60_000);
+  let dao: Dao;
+  let rpc: Awaited<ReturnType<typeof serveChainOverHttp>>;
+  let dir: string;
+  let base: string[];
+
+  before(async () => {
+    dao = await deployDao();
+    rpc = await serveChainOverHttp();
+    dir = await mkdtemp(join(tmpdir(), 'nrp-server-cli-'));
+    const deployment = join(dir, 'deployment.json');
+    await writeDeployment(deployment, {
+      network: 'test',
+      chainId: 31337,
+      deploymentId: 'test',
+      fromBlock: 0,
+      deployedAt: new Date().toISOString(),
+      contracts: {
+        RatingToken: (await dao.token.getAddress()) as `0x${string}`,
+        TimelockController: (await dao.timelock.getAddress()) as `0x${string}`,
+        RatingGovernor: (await dao.governor.getAddress()) as `0x${string}`,
+        RatingServerRegistry: (await dao.registry.getAddress()) as `0x${string}`,
+        IllegalDataList: (await dao.list.getAddress()) as `0x${string}`,
+      },
+    });
+    base = ['--rpc', rpc.url, '--deployment', deployment];
+  });
+
+  after(async () => {
+    await rpc.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies with the server’s own key and pinned policy, and is activated by vote', async () => {
+    const serverDir = join(dir, 'server');
+    const policy = join(dir, 'policy.md');
+    await writeFile(policy, '# Our policy\n\nWe black origins of listed malware.\n');
+    const registered = await nrp([
+      ...base,
+      '--json',
+      'server',
+      'register',
+      '--server-dir',
+      serverDir,
+      '--multiaddr',
+      '/ip4/127.0.0.1/tcp/4100',
+      '--policy',
+      policy,
+    ]);
+    expect(registered.code, registered.stderr).to.equal(0);
+    const { serverId, peerId, policyCid } = registered.json<{ serverId: string; peerId: string; policyCid: string }>();
+    expect(serverId).to.equal('1');
+    expect(policyCid).to.match(/^bafk/);
+
+    const applied = await nrp([...base, '--json', 'server', 'status', '--server-dir', serverDir]);
+    expect(applied.json<{ peerId: string; server: { status: string } }>()).to.deep.include({ peerId });
+    expect(applied.json<{ server: { status: string } }>().server.status).to.equal('applied');
+
+    const proposed = await nrp([
+      ...base,
+      '--json',
+      'server',
+      'vote-on',
+      serverId,
+      'activate',
+      '--reason',
+      'Good policy',
+    ]);
+    expect(proposed.code, proposed.stderr).to.equal(0);
+    const { proposalId } = proposed.json<{ proposalId: string }>();
+    await networkHelpers.mine();
+    for (const account of ['0', '1']) {
+      const vote = await nrp([...base, 'vote', proposalId, 'for'], { NRP_DEV_ACCOUNT: account });
+      expect(vote.code, vote.stderr).to.equal(0);
+    }
+    await networkHelpers.time.increase(301);
+    expect((await nrp([...base, 'queue', proposalId])).code).to.equal(0);
+    await networkHelpers.time.increase(61);
+    expect((await nrp([...base, 'execute', proposalId])).code).to.equal(0);
+
+    const active = await nrp([...base, 'server', 'status', '--server-dir', serverDir]);
+    expect(active.stdout).to.contain(`Rating server ${serverId}: active`);
+    expect(await dao.registry.isActive(await peerIdBytes(serverDir))).to.equal(true);
+  });
+
+  it('refuses bad input with clear errors', async () => {
+    const missing = await nrp([
+      ...base,
+      'server',
+      'register',
+      '--server-dir',
+      join(dir, 'other'),
+      '--multiaddr',
+      '/ip4/127.0.0.1/tcp/4101',
+      '--policy',
+      join(dir, 'nope.md'),
+    ]);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.match(/Cannot read .*nope\.md/);
+    expect((await nrp([...base, 'server', 'vote-on', '1', 'promote'])).stderr).to.contain(
+      'activate, suspend or remove',
+    );
+    expect((await nrp([...base, 'server', 'vote-on', 'x', 'activate'])).stderr).to.contain('Not a server id');
+    const unregistered = await nrp([...base, 'server', 'status', '--server-dir', join(dir, 'fresh')]);
+    expect(unregistered.stdout).to.contain('is not registered');
+  });
+});
+
+async function peerIdBytes(serverDir: string): Promise<Uint8Array> {
+  return peerIdFromPrivateKey(await loadOrCreatePrivateKey(join(serverDir, 'ipfs', 'peer.key'))).toMultihash().bytes;
+}

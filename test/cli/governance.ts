@@ -6,12 +6,11 @@ import { expect } from 'chai';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
-import { writeDeployment } from '../../src/chain/deployment.js';
 import { createNrpHelia } from '../../src/ipfs/helia.js';
 import { pinRoot } from '../../src/ipfs/pins.js';
 import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import { encodePayload } from '../../src/lists/payload.js';
-import { nrp, runNrpProcess, spawnNrp } from '../helpers/cli.js';
+import { nrp, runNrpProcess, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao, ethers, networkHelpers } from '../helpers/dao.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 
@@ -50,20 +49,7 @@ describe('nrp governance path', function () {
     rpc = await serveChainOverHttp();
     dir = await mkdtemp(join(tmpdir(), 'nrp-cli-'));
     const deployment = join(dir, 'deployment.json');
-    await writeDeployment(deployment, {
-      network: 'test',
-      chainId: 31337,
-      deploymentId: 'test',
-      fromBlock: 0,
-      deployedAt: new Date().toISOString(),
-      contracts: {
-        RatingToken: (await dao.token.getAddress()) as `0x${string}`,
-        TimelockController: (await dao.timelock.getAddress()) as `0x${string}`,
-        RatingGovernor: (await dao.governor.getAddress()) as `0x${string}`,
-        RatingServerRegistry: (await dao.registry.getAddress()) as `0x${string}`,
-        IllegalDataList: (await dao.list.getAddress()) as `0x${string}`,
-      },
-    });
+    await writeTestDeployment(dao, deployment);
     base = ['--rpc', rpc.url, '--deployment', deployment];
   });
 

@@ -3,8 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { writeDeployment } from '../../src/chain/deployment.js';
-import { nrp, spawnNrp } from '../helpers/cli.js';
+import { nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao } from '../helpers/dao.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 
@@ -57,20 +56,7 @@ describe('nrp node', function () {
     rpc = await serveChainOverHttp();
     dir = await mkdtemp(join(tmpdir(), 'nrp-node-cli-'));
     deployment = join(dir, 'deployment.json');
-    await writeDeployment(deployment, {
-      network: 'test',
-      chainId: 31337,
-      deploymentId: 'test',
-      fromBlock: 0,
-      deployedAt: new Date().toISOString(),
-      contracts: {
-        RatingToken: (await dao.token.getAddress()) as `0x${string}`,
-        TimelockController: (await dao.timelock.getAddress()) as `0x${string}`,
-        RatingGovernor: (await dao.governor.getAddress()) as `0x${string}`,
-        RatingServerRegistry: (await dao.registry.getAddress()) as `0x${string}`,
-        IllegalDataList: (await dao.list.getAddress()) as `0x${string}`,
-      },
-    });
+    await writeTestDeployment(dao, deployment);
   });
 
   after(async () => {

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect } from 'chai';
-import { writeDeployment } from '../../src/chain/deployment.js';
 import { loadOrCreatePrivateKey } from '../../src/ipfs/keys.js';
-import { nrp } from '../helpers/cli.js';
+import { nrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao, networkHelpers } from '../helpers/dao.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 
@@ -21,20 +20,7 @@ describe('nrp server register / vote-on / status', function () {
     rpc = await serveChainOverHttp();
     dir = await mkdtemp(join(tmpdir(), 'nrp-server-cli-'));
     const deployment = join(dir, 'deployment.json');
-    await writeDeployment(deployment, {
-      network: 'test',
-      chainId: 31337,
-      deploymentId: 'test',
-      fromBlock: 0,
-      deployedAt: new Date().toISOString(),
-      contracts: {
-        RatingToken: (await dao.token.getAddress()) as `0x${string}`,
-        TimelockController: (await dao.timelock.getAddress()) as `0x${string}`,
-        RatingGovernor: (await dao.governor.getAddress()) as `0x${string}`,
-        RatingServerRegistry: (await dao.registry.getAddress()) as `0x${string}`,
-        IllegalDataList: (await dao.list.getAddress()) as `0x${string}`,
-      },
-    });
+    await writeTestDeployment(dao, deployment);
     base = ['--rpc', rpc.url, '--deployment', deployment];
   });
 

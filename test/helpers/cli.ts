@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { writeDeployment } from '../../src/chain/deployment.js';
 import { runCli } from '../../src/cli/main.js';
+import type { Dao } from './dao.js';
 
 export interface CliResult {
   code: number;
@@ -54,4 +56,24 @@ export function runNrpProcess(args: string[], env: NodeJS.ProcessEnv = {}): Prom
   return new Promise((resolve) => {
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr, json: () => JSON.parse(stdout) }));
   });
+}
+
+/** Writes the deployment record of `dao` to `path`, as `deploy-dao` would, for the CLI to read. */
+export async function writeTestDeployment(dao: Dao, path: string): Promise<string> {
+  const address = async (contract: { getAddress(): Promise<string> }) => (await contract.getAddress()) as `0x${string}`;
+  await writeDeployment(path, {
+    network: 'test',
+    chainId: 31337,
+    deploymentId: 'test',
+    fromBlock: 0,
+    deployedAt: new Date().toISOString(),
+    contracts: {
+      RatingToken: await address(dao.token),
+      TimelockController: await address(dao.timelock),
+      RatingGovernor: await address(dao.governor),
+      RatingServerRegistry: await address(dao.registry),
+      IllegalDataList: await address(dao.list),
+    },
+  });
+  return path;
 }

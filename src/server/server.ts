@@ -1,0 +1,753 @@
+import { mkdir } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import * as dagCbor from '@ipld/dag-cbor';
+import type { AbortOptions, PrivateKey } from '@libp2p/interface';
+import { logger } from '@libp2p/logger';
+import { TypedEventEmitter } from 'main-event';
+import { CID } from 'multiformats/cid';
+import { type Address, hexToBytes } from 'viem';
+import { getVersionPublishedLogs } from '../chain/lists.js';
+import type { ReadClient } from '../chain/transactions.js';
+import { createNrpHelia, DEFAULT_LISTEN, type NrpHelia, type NrpHeliaInit } from '../ipfs/helia.js';
+import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
+import { pinRoot } from '../ipfs/pins.js';
+import { type BlockSource, readBlock } from '../lists/blocks.js';
+import { decodePayload, PAYLOAD_FORMAT } from '../lists/payload.js';
+import { ListSync, type ListSyncInit, type VersionEvent } from '../lists/sync.js';
+import { peerIdToString, toPeerIdBytes } from '../node/protocol/peer.js';
+import type { Rating, Verdict, VerdictSnapshot } from '../node/protocol/verdict.js';
+import { RATINGS_PROTOCOL, serveRatings } from '../node/ratings.js';
+import type { HandleOptions } from '../node/rpc.js';
+import { writeJsonFile } from '../utils/json-file.js';
+import { PollingLoop } from '../utils/polling-loop.js';
+import {
+  DEFAULT_HINT_LIMIT,
+  HintIndex,
+  type InferenceOptions,
+  type InferredVerdict,
+  inferVerdicts,
+  type SightingRecord,
+  type TopologyHint,
+  toProtocolVerdict,
+} from './inference.js';
+import { listedIn, ReportIntake, type ReportIntakeInit } from './intake.js';
+import { ServerStore, type ServerStoreStats } from './store.js';
+import type { TopologyOptions } from './topology.js';
+import { EntryEffectiveTimes, EvidenceFeed, VerdictIssuer, type VerdictIssuerInit } from './verdicts.js';
+
+const log = logger('nrp:server');
+
+/** Default milliseconds between inference passes. */
+export const DEFAULT_INFERENCE_INTERVAL_MS = 10_000;
+
+/** Most hints one `GET /hints/<peer>` answers with. */
+export const MAX_HINT_LIMIT = 100;
+
+export interface RatingServerInit {
+  /**
+   * Folder that keeps the server's state: its libp2p key and blocks in `ipfs/` (`ipfs/peer.key`, mode 0600),
+   * reports, evidence and issued snapshots in `server.db`, the list's checkpoint in `sync/`, and where its HTTP
+   * API answers in `server.json`.
+   */
+  dataDir: string;
+  /** libp2p listen addresses: fixed ones in production, since the registry lists them. Default loopback, any port. */
+  listen?: readonly string[];
+  /** Peers to dial at start (`/p2p/<peer id>` addresses). */
+  bootstrap?: readonly string[];
+  /** The list this server enforces: reports of anything else are refused. */
+  list: Address;
+  chainId: number;
+  /** The deployment's first block. */
+  fromBlock: bigint;
+  /** The rest of the list sync's options (confirmations, poll interval, fetch timeout, retries). */
+  sync?: Omit<ListSyncInit, 'list' | 'chainId' | 'fromBlock' | 'checkpointPath'>;
+  /** Port of the HTTP API, always on 127.0.0.1. Default 0: any free port (see {@link RatingServer.httpUrl}). */
+  httpPort?: number;
+  /** Milliseconds between inference passes. Default {@link DEFAULT_INFERENCE_INTERVAL_MS}. */
+  inferenceIntervalMs?: number;
+  /** Rating parameters (grace, half-life, verdict lifetime, weights). */
+  inference?: Omit<InferenceOptions, 'now'>;
+  topology?: TopologyOptions;
+  intake?: ReportIntakeInit;
+  /** How `/nrp/ratings/1.0.0` is served. */
+  ratings?: HandleOptions;
+  verdicts?: VerdictIssuerInit;
+  /**
+   * libp2p connection limits. By default a server takes 1,000 inbound connections a second from one address
+   * (libp2p's 5 would refuse nodes behind one NAT, or a demo on loopback) and 256 pending at once.
+   */
+  connectionManager?: NonNullable<NrpHeliaInit['libp2p']>['connectionManager'];
+  /** Aborts the start; what was started is stopped again. Stop a running server with `stop`. */
+  signal?: AbortSignal;
+}
+
+export interface RatingServerComponents {
+  /** Reads the list's events. */
+  client: ReadClient;
+}
+
+/** What one inference pass did. */
+export interface InferenceOutcome {
+  /** The time of the pass (ms): verdicts are as of then. */
+  at: number;
+  durationMs: number;
+  /** Every verdict inferred, peers as strings. */
+  verdicts: InferredVerdict[];
+  /** The snapshot served after the pass. */
+  snapshot: VerdictSnapshot;
+  /** Whether the pass signed a new snapshot. */
+  issued: boolean;
+  /** Sightings the inference weighed, left out (no edge, self, future, duplicate), or set aside as no longer listed. */
+  sightings: { counted: number; ignored: number; unlisted: number };
+}
+
+export interface RatingServerEvents {
+  /** A new snapshot was signed and stored; nodes get it on their next poll. */
+  snapshot: CustomEvent<VerdictSnapshot>;
+  /** An inference pass finished. */
+  inference: CustomEvent<InferenceOutcome>;
+}
+
+/** A verdict as the HTTP API shows it: the peer as a string. */
+export type VerdictView = InferredVerdict;
+
+/** `GET /verdicts`: the snapshot nodes are served. */
+export interface VerdictsView {
+  server: string;
+  seq: number;
+  issuedAt: number;
+  verdicts: VerdictView[];
+}
+
+/** `GET /status`. */
+export interface RatingServerStatus {
+  peerId: string;
+  addresses: string[];
+  http: string;
+  list: {
+    address: Address;
+    chainId: number;
+    version: string;
+    count: number;
+    /** When the version took effect, ms since the epoch (chain time). */
+    publishedAt: number;
+    payloadCid?: string;
+  };
+  verdicts: { seq: number; issuedAt: number } & Record<Rating, number>;
+  inference?: { at: number; durationMs: number } & InferenceOutcome['sightings'];
+  topology: { peers: number; edges: number; reporters: number };
+  store: ServerStoreStats;
+  connections: number;
+}
+
+/** A peer on the map, for the dashboard. */
+export interface TopologyNode {
+  peer: string;
+  /** Whether it reports to this server (a report within the reporter age). */
+  reporting: boolean;
+  lastReport?: number;
+  /** Current neighbours. */
+  degree: number;
+  rating?: Rating;
+  score?: number;
+}
+
+/** `GET /topology`. */
+export interface TopologyView {
+  at: number;
+  nodes: TopologyNode[];
+  edges: { a: string; b: string; firstSeen: number; lastSeen: number; live: boolean }[];
+}
+
+/** `GET /hints/<peer>`. */
+export interface HintsView {
+  peer: string;
+  hints: TopologyHint[];
+}
+
+/** Where a running server's HTTP API answers: `<dataDir>/server.json`. */
+export interface ServerEndpoint {
+  url: string;
+  peerId: string;
+  pid: number;
+}
+
+/** The server was stopped; it does not start again (create a new one on the same data dir). */
+export class RatingServerStoppedError extends Error {
+  override name = 'RatingServerStoppedError';
+}
+
+/** The HTTP API could not listen on its port, typically because another process holds it. */
+export class HttpListenError extends Error {
+  override name = 'HttpListenError';
+}
+
+/** An HTTP request the API cannot answer; `status` is the HTTP status it gets. */
+export class HttpApiError extends Error {
+  override name = 'HttpApiError';
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** The file a running server writes its HTTP endpoint to. */
+export function serverEndpointFile(dataDir: string): string {
+  return join(dataDir, 'server.json');
+}
+
+/**
+ * A running rating server: one libp2p host with a persistent key (the one the
+ * registry lists) that receives reports (`/nrp/report/1.0.0`), serves signed
+ * verdicts (`/nrp/ratings/1.0.0`) and, over bitswap, every version of its
+ * list it synced; an inference pass every `inferenceIntervalMs` that turns
+ * the stored evidence into verdicts and signs a new snapshot when they
+ * change; and a read-only HTTP API on 127.0.0.1 for operators and the
+ * dashboard. Create it with {@link createRatingServer}.
+ */
+export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
+  readonly helia: NrpHelia;
+  readonly store: ServerStore;
+  /** The list this server enforces, as synced. */
+  readonly list: ListSync;
+  readonly intake: ReportIntake;
+  readonly peerId: string;
+  readonly #init: RatingServerInit;
+  readonly #client: ReadClient;
+  readonly #feed: EvidenceFeed;
+  readonly #issuer: VerdictIssuer;
+  readonly #effective = new EntryEffectiveTimes();
+  readonly #loop = new PollingLoop();
+  #inferring: Promise<unknown> = Promise.resolve();
+  #last?: { outcome: InferenceOutcome; hints: HintIndex };
+  /** The served snapshot's verdicts by peer string, computed once per snapshot. */
+  #views?: { snapshot: VerdictSnapshot; byPeer: Map<string, VerdictView> };
+  #http?: { url: string; close: () => Promise<void> };
+  readonly #cleanups: (() => Promise<unknown> | unknown)[] = [];
+  #stopped = false;
+
+  /** Use {@link createRatingServer}. */
+  constructor(
+    init: RatingServerInit,
+    components: RatingServerComponents & { helia: NrpHelia; store: ServerStore; privateKey: PrivateKey },
+  ) {
+    super();
+    this.#init = init;
+    this.#client = components.client;
+    this.helia = components.helia;
+    this.store = components.store;
+    this.peerId = components.helia.libp2p.peerId.toString();
+    const { helia } = components;
+    this.list = new ListSync(
+      {
+        ...init.sync,
+        list: init.list,
+        chainId: init.chainId,
+        fromBlock: init.fromBlock,
+        checkpointPath: join(init.dataDir, 'sync', `${init.chainId}-${init.list.toLowerCase()}.json`),
+      },
+      { client: components.client, blockstore: helia.blockstore, pin: (cid, o) => pinVersionBlock(helia, cid, o) },
+    );
+    this.intake = new ReportIntake(
+      { libp2p: helia.libp2p, store: this.store, isListed: listedIn(this.list) },
+      init.intake,
+    );
+    this.#feed = new EvidenceFeed({ store: this.store }, init.topology);
+    this.#issuer = new VerdictIssuer({ store: this.store, privateKey: components.privateKey }, init.verdicts);
+  }
+
+  /** Where the HTTP API answers, e.g. `http://127.0.0.1:8080`. */
+  get httpUrl(): string {
+    return this.#http?.url ?? '';
+  }
+
+  /** The multiaddrs nodes reach this server at, each ending in `/p2p/<peer id>`: what to register. */
+  getMultiaddrs(): string[] {
+    return this.helia.libp2p.getMultiaddrs().map(String);
+  }
+
+  /** The snapshot nodes are served now. */
+  get snapshot(): VerdictSnapshot | undefined {
+    return this.#issuer.current;
+  }
+
+  /** The last inference pass, if any. */
+  get lastInference(): InferenceOutcome | undefined {
+    return this.#last?.outcome;
+  }
+
+  /**
+   * When the entry took effect (ms, chain time): the publication of the first version, in the unbroken run up
+   * to the one in force, that lists it. Undefined for an entry the version in force does not list.
+   */
+  effectiveAt(entryId: Uint8Array, cid?: CID | string): number | undefined {
+    return this.#effective.effectiveAt(entryId, cid);
+  }
+
+  /** Starts everything in order; on failure stops what it started and throws. Called by {@link createRatingServer}. */
+  async start(): Promise<void> {
+    const { signal } = this.#init;
+    try {
+      // The list first: a report arriving before it would have its sightings refused as unlisted.
+      this.list.addEventListener('version', this.#onVersion);
+      this.#cleanups.push(() => this.list.removeEventListener('version', this.#onVersion));
+      this.#cleanups.push(() => this.list.stop());
+      // The loops get no signal: it aborts the start, not a running server (that is what stop is for).
+      await this.list.start();
+      signal?.throwIfAborted();
+      await this.#backdate({ signal }).catch((error) => log.error('could not date older list versions: %e', error));
+      this.#issuer.load();
+      await this.#loop.start((loopSignal) => this.infer({ signal: loopSignal }), {
+        intervalMs: this.#init.inferenceIntervalMs ?? DEFAULT_INFERENCE_INTERVAL_MS,
+        onError: (error) => log.error('inference failed: %e', error),
+      });
+      // Reversed on stop: the loop first, then a pass started by hand.
+      this.#cleanups.push(
+        () => this.#inferring,
+        () => this.#loop.stop(),
+      );
+      signal?.throwIfAborted();
+      await serveRatings(this.helia.libp2p, this.#issuer.source, this.#init.ratings);
+      this.#cleanups.push(() => this.helia.libp2p.unhandle(RATINGS_PROTOCOL));
+      await this.intake.start();
+      this.#cleanups.push(() => this.intake.stop());
+      this.#http = await startHttpApi(this, this.#init.httpPort ?? 0);
+      const http = this.#http;
+      this.#cleanups.push(() => http.close());
+      await writeJsonFile(serverEndpointFile(this.#init.dataDir), {
+        url: http.url,
+        peerId: this.peerId,
+        pid: process.pid,
+      } satisfies ServerEndpoint);
+      signal?.throwIfAborted();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    log('rating server %s on %s, HTTP %s', this.peerId, this.getMultiaddrs().join(', '), this.httpUrl);
+  }
+
+  /**
+   * Stops the HTTP API, the inference loop (waiting for a pass under way), the intake (waiting for reports
+   * being stored), the ratings protocol and the list sync, then the libp2p host, and closes the store.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const cleanup of this.#cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log.error('error while stopping: %e', error);
+      }
+    }
+    await this.helia.stop().catch((error: Error) => log.error('could not stop libp2p: %e', error));
+    this.store.close();
+    log('stopped');
+  }
+
+  /**
+   * Runs one inference pass now (the loop runs one every `inferenceIntervalMs`): reads new evidence from the
+   * store, infers every peer's verdict, and signs a new snapshot if they changed. Passes run one at a time.
+   *
+   * @example
+   * const { snapshot, issued } = await server.infer();
+   */
+  infer(options: AbortOptions = {}): Promise<InferenceOutcome> {
+    if (this.#stopped) return Promise.reject(new RatingServerStoppedError('The rating server is stopped'));
+    const run = this.#inferring.then(() => this.#infer(options));
+    this.#inferring = run.catch(() => {});
+    return run;
+  }
+
+  async #infer(options: AbortOptions): Promise<InferenceOutcome> {
+    options.signal?.throwIfAborted();
+    const at = Date.now();
+    this.#feed.refresh(at);
+    const records: SightingRecord[] = [];
+    let unlisted = 0;
+    for (const sighting of this.#feed.sightings) {
+      // Evidence about an entry no longer listed (an appeal won) counts no more.
+      const effectiveAt = this.#effective.effectiveAt(sighting.entryIdBytes, sighting.cid);
+      if (effectiveAt === undefined) unlisted++;
+      else records.push({ ...sighting, effectiveAt });
+    }
+    const result = inferVerdicts(this.#feed.topology, records, { ...this.#init.inference, now: at });
+    const verdicts: Verdict[] = [];
+    for (const verdict of result.verdicts) {
+      try {
+        verdicts.push(toProtocolVerdict(verdict));
+      } catch {
+        log.error('cannot rate %s: not an Ed25519 peer id', verdict.peer);
+      }
+    }
+    const issued = await this.#issuer.issue(verdicts, { now: at });
+    const snapshot = this.#issuer.current as VerdictSnapshot;
+    const outcome: InferenceOutcome = {
+      at,
+      durationMs: Date.now() - at,
+      verdicts: result.verdicts,
+      snapshot,
+      issued: issued !== undefined,
+      sightings: { counted: records.length - result.ignored.length, ignored: result.ignored.length, unlisted },
+    };
+    this.#last = { outcome, hints: new HintIndex(this.#feed.topology, result.verdicts, at) };
+    if (issued) this.safeDispatchEvent('snapshot', { detail: issued });
+    this.safeDispatchEvent('inference', { detail: outcome });
+    return outcome;
+  }
+
+  // ─── Views (the HTTP API) ──────────────────────────────────────────────────────────────────────────────────
+
+  /** The served snapshot with peers as strings, optionally only the verdict on `peer`. */
+  verdicts(options: { peer?: string } = {}): VerdictsView {
+    const snapshot = this.#snapshotOrThrow();
+    const byPeer = this.#byPeer(snapshot);
+    const verdicts =
+      options.peer === undefined ? [...byPeer.values()] : [byPeer.get(parsePeer(options.peer))].filter(isDefined);
+    return { server: this.peerId, seq: snapshot.seq, issuedAt: snapshot.issuedAt, verdicts };
+  }
+
+  status(): RatingServerStatus {
+    const snapshot = this.#snapshotOrThrow();
+    const counts: Record<Rating, number> = { white: 0, gray: 0, black: 0 };
+    for (const verdict of snapshot.verdicts) counts[verdict.rating]++;
+    const current = this.list.current;
+    const last = this.#last?.outcome;
+    const topology = this.#feed.topology;
+    return {
+      peerId: this.peerId,
+      addresses: this.getMultiaddrs(),
+      http: this.httpUrl,
+      list: {
+        address: this.#init.list,
+        chainId: this.#init.chainId,
+        version: current.version.toString(),
+        count: current.count,
+        publishedAt: current.publishedAt * 1000,
+        ...(current.payloadCid && { payloadCid: current.payloadCid.toString() }),
+      },
+      verdicts: { seq: snapshot.seq, issuedAt: snapshot.issuedAt, ...counts },
+      ...(last && { inference: { at: last.at, durationMs: last.durationMs, ...last.sightings } }),
+      topology: {
+        peers: topology.peerCount,
+        edges: topology.edgeCount,
+        reporters: topology.connected(Date.now()).length,
+      },
+      store: this.store.stats(),
+      connections: this.helia.libp2p.getConnections().length,
+    };
+  }
+
+  /** Every peer on the map with its rating and whether it reports, and every remembered edge. */
+  topology(): TopologyView {
+    const at = Date.now();
+    const map = this.#feed.topology;
+    const byPeer = this.#byPeer(this.#snapshotOrThrow());
+    const peers = new Set<string>();
+    const edges = map.edges().map((edge) => {
+      peers.add(edge.a).add(edge.b);
+      return { ...edge, live: map.isLive(edge.a, edge.b, at) };
+    });
+    for (const { peer } of map.connected(at)) peers.add(peer);
+    const nodes = [...peers].sort().map((peer): TopologyNode => {
+      const verdict = byPeer.get(peer);
+      const lastReport = map.lastReport(peer);
+      return {
+        peer,
+        reporting: map.isConnected(peer, at),
+        ...(lastReport !== undefined && { lastReport }),
+        degree: map.degree(peer, at),
+        ...(verdict && { rating: verdict.rating, score: verdict.score }),
+      };
+    });
+    return { at, nodes, edges };
+  }
+
+  /** Up to `limit` well-rated, well-connected peers for `peer` to connect to, as of the last inference pass. */
+  hints(peer: string, limit = DEFAULT_HINT_LIMIT): HintsView {
+    const id = parsePeer(peer);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HINT_LIMIT) {
+      throw new HttpApiError(`limit must be a whole number from 1 to ${MAX_HINT_LIMIT}`);
+    }
+    return { peer: id, hints: this.#last?.hints.hintsFor(id, limit) ?? [] };
+  }
+
+  #snapshotOrThrow(): VerdictSnapshot {
+    const snapshot = this.#issuer.current;
+    if (!snapshot) throw new HttpApiError('This server has no verdict snapshot yet', 503);
+    return snapshot;
+  }
+
+  #byPeer(snapshot: VerdictSnapshot): Map<string, VerdictView> {
+    if (this.#views?.snapshot !== snapshot) {
+      const byPeer = new Map(
+        snapshot.verdicts.map((verdict): [string, VerdictView] => {
+          const peer = peerIdToString(verdict.peer);
+          return [peer, { ...verdict, peer }];
+        }),
+      );
+      this.#views = { snapshot, byPeer };
+    }
+    return this.#views.byPeer;
+  }
+
+  // ─── The list ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  readonly #onVersion = ({ detail }: CustomEvent<VersionEvent>) => {
+    const { synced, reason } = detail;
+    const { added, removed } = this.#effective.update(synced.index.ids, synced.publishedAt * 1000, {
+      doubleHashes: synced.index.doubleHashes,
+    });
+    log('list version %d (%s): %d entries, %d new, %d dropped', synced.version, reason, synced.count, added, removed);
+  };
+
+  /**
+   * Dates entries listed before the version in force from the earliest version that lists them without a
+   * break, reading older versions only from the local blockstore: the server pinned each one it synced, so
+   * after a restart every entry keeps the time it first took effect.
+   */
+  async #backdate(options: AbortOptions) {
+    const current = this.list.current;
+    if (current.version <= 1n) return;
+    const { list, chainId, fromBlock } = this.#init;
+    const logs = await getVersionPublishedLogs(this.#client, {
+      list,
+      fromBlock,
+      maxBlockRange: this.#init.sync?.maxBlockRange,
+    });
+    const byVersion = new Map(logs.map((published) => [published.version, published]));
+    const local = localBlocks(this.helia);
+    const backdate = this.#effective.backdater();
+    for (let version = current.version - 1n; version >= 1n; version--) {
+      const published = byVersion.get(version);
+      if (!published?.payloadCid) return;
+      let ids: Uint8Array;
+      try {
+        ({ ids } = await decodePayload(local, published.payloadCid, {
+          signal: options.signal,
+          expected: {
+            root: hexToBytes(published.root),
+            count: published.count,
+            chainId,
+            list,
+            version: Number(version),
+          },
+        }));
+      } catch (error) {
+        log('version %d is not here (%s): entries date from version %d at the earliest', version, error, version + 1n);
+        return;
+      }
+      if (!backdate(ids, published.publishedAt * 1000)) return;
+    }
+  }
+}
+
+/**
+ * Creates and starts a rating server on `init.dataDir`: its key (`ipfs/peer.key`, created on first start),
+ * its store, its libp2p host on `init.listen`, the list sync, the intake, the ratings protocol, the first
+ * inference pass and the HTTP API on 127.0.0.1. A restart on the same data dir keeps the peer id, the
+ * reports and the verdict sequence.
+ *
+ * @example
+ * const server = await createRatingServer(
+ *   { dataDir, listen: ['/ip4/0.0.0.0/tcp/4010'], list, chainId, fromBlock, httpPort: 8080 },
+ *   { client: publicClient },
+ * );
+ * console.info(server.peerId, server.getMultiaddrs(), server.httpUrl);
+ * process.once('SIGINT', () => server.stop());
+ */
+export async function createRatingServer(
+  init: RatingServerInit,
+  components: RatingServerComponents,
+): Promise<RatingServer> {
+  const { signal } = init;
+  await mkdir(init.dataDir, { recursive: true, mode: 0o700 });
+  const ipfsDir = join(init.dataDir, 'ipfs');
+  const privateKey = await loadOrCreatePrivateKey(join(ipfsDir, 'peer.key'), { signal });
+  const store = ServerStore.open(join(init.dataDir, 'server.db'));
+  let helia: NrpHelia;
+  try {
+    helia = await createNrpHelia({
+      dataDir: ipfsDir,
+      privateKey,
+      listen: init.listen ?? DEFAULT_LISTEN,
+      bootstrap: init.bootstrap,
+      signal,
+      libp2p: {
+        connectionManager: {
+          inboundConnectionThreshold: 1_000,
+          maxIncomingPendingConnections: 256,
+          ...init.connectionManager,
+        },
+      },
+    });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const server = new RatingServer(init, { ...components, helia, store, privateKey });
+  await server.start();
+  return server;
+}
+
+// ─── Blocks ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Pins one block of a synced version. The sync pins the header and the id chunks; a header's metadata blocks
+ * are pinned too, so proposers and voters can fetch them from the server. Not `pinRoot` with infinite depth:
+ * that would follow the header's `parent` link through every earlier version (and, for a fork, into the
+ * parent list). Metadata that cannot be fetched is only logged: the version is verified and in force.
+ */
+async function pinVersionBlock(helia: NrpHelia, cid: CID, options: AbortOptions) {
+  await pinRoot(helia, cid, { depth: 0, signal: options.signal });
+  const metadata = await payloadMetadataOf(helia, cid);
+  for (const block of metadata) {
+    await pinRoot(helia, block, { depth: 0, signal: options.signal }).catch((error: Error) => {
+      log('could not pin metadata block %c of %c: %s', block, cid, error.message);
+    });
+  }
+}
+
+/** The metadata blocks a local payload header links to; none for any other block. */
+async function payloadMetadataOf(helia: NrpHelia, cid: CID): Promise<CID[]> {
+  if (cid.code !== dagCbor.code) return [];
+  const value = dagCbor.decode(await readBlock(localBlocks(helia), cid)) as { format?: unknown; metadata?: unknown };
+  if (value?.format !== PAYLOAD_FORMAT || !Array.isArray(value.metadata)) return [];
+  return value.metadata.map((link) => CID.asCID(link)).filter(isDefined);
+}
+
+/** A block source that never waits on the network: a block that is not local is an error. */
+function localBlocks(helia: NrpHelia): BlockSource {
+  return {
+    async *get(cid, options) {
+      if (!(await helia.blockstore.has(cid, options))) throw new BlockNotLocalError(`Block ${cid} is not stored here`);
+      yield* helia.blockstore.get(cid, options);
+    },
+  };
+}
+
+class BlockNotLocalError extends Error {
+  override name = 'BlockNotLocalError';
+}
+
+// ─── HTTP API ────────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The read-only HTTP API on 127.0.0.1: `GET /verdicts[?peer=]`, `GET /status`, `GET /topology` and
+ * `GET /hints/<peer>[?limit=]`, all JSON. A bad request gets a JSON error with status 400 (404 for an unknown
+ * path, 405 for another method); even bytes that are not HTTP get a JSON 400, and the server keeps serving.
+ */
+async function startHttpApi(server: RatingServer, port: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const http: Server = createServer((req, res) => {
+    try {
+      route(server, req, res);
+    } catch (error) {
+      const status = error instanceof HttpApiError ? error.status : 500;
+      if (status === 500) log.error('HTTP %s %s failed: %e', req.method, req.url, error);
+      send(res, status, { error: status === 500 ? 'internal error' : (error as Error).message });
+    }
+  });
+  http.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ error: `malformed HTTP request: ${error.code ?? error.message}` });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: NodeJS.ErrnoException) => {
+      reject(
+        new HttpListenError(
+          `Could not serve the HTTP API on 127.0.0.1:${port} (${error.code ?? error.message}). ` +
+            'Free the port or choose another one.',
+          { cause: error },
+        ),
+      );
+    };
+    http.once('error', fail);
+    http.listen(port, '127.0.0.1', () => {
+      http.off('error', fail);
+      resolve();
+    });
+  });
+  const address = http.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () =>
+      new Promise((resolve) => {
+        http.closeAllConnections();
+        http.close(() => resolve());
+      }),
+  };
+}
+
+function route(server: RatingServer, req: IncomingMessage, res: ServerResponse) {
+  let url: URL;
+  let path: string;
+  try {
+    url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    path = decodeURIComponent(url.pathname);
+  } catch {
+    throw new HttpApiError(`cannot parse the request target ${req.url}`);
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    throw new HttpApiError(`${req.method} is not allowed: the API is read-only`, 405);
+  }
+  const query = url.searchParams;
+  if (path === '/verdicts') {
+    onlyParams(query, ['peer']);
+    return send(res, 200, server.verdicts({ peer: query.get('peer') ?? undefined }));
+  }
+  if (path === '/status') {
+    onlyParams(query, []);
+    return send(res, 200, server.status());
+  }
+  if (path === '/topology') {
+    onlyParams(query, []);
+    return send(res, 200, server.topology());
+  }
+  if (path.startsWith('/hints/')) {
+    onlyParams(query, ['limit']);
+    const limit = query.get('limit');
+    if (limit !== null && !/^\d{1,6}$/.test(limit))
+      throw new HttpApiError(`limit must be a whole number, not ${limit}`);
+    return send(res, 200, server.hints(path.slice('/hints/'.length), limit === null ? undefined : Number(limit)));
+  }
+  throw new HttpApiError(`no such resource: ${path}`, 404);
+}
+
+/** Refuses unknown query parameters, so a typo is an error rather than silently ignored. */
+function onlyParams(query: URLSearchParams, allowed: string[]) {
+  for (const key of query.keys()) {
+    if (!allowed.includes(key)) throw new HttpApiError(`unknown query parameter "${key}"`);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  const json = JSON.stringify(body, (_key, value) => (typeof value === 'bigint' ? value.toString() : value));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+  res.end(res.req.method === 'HEAD' ? undefined : json);
+}
+
+/** The canonical string form of an Ed25519 peer id; {@link HttpApiError} (400) for anything else. */
+function parsePeer(text: string): string {
+  try {
+    return peerIdToString(toPeerIdBytes(text));
+  } catch {
+    throw new HttpApiError(`"${text}" is not an Ed25519 libp2p peer id`);
+  }
+}
+
+function isDefined<T>(value: T | undefined | null): value is T {
+  return value !== undefined && value !== null;
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect } from 'chai';
 import { loadOrCreatePrivateKey } from '../../src/ipfs/keys.js';
-import { nrp, writeTestDeployment } from '../helpers/cli.js';
+import { nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao, networkHelpers } from '../helpers/dao.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 
@@ -79,6 +79,47 @@ describe('nrp server register / vote-on / status', function () {
     const active = await nrp([...base, 'server', 'status', '--server-dir', serverDir]);
     expect(active.stdout).to.contain(`Rating server ${serverId}: active`);
     expect(await dao.registry.isActive(await peerIdBytes(serverDir))).to.equal(true);
+  });
+
+  it('starts a server from its configuration, serving its HTTP API until stopped', async () => {
+    const config = join(dir, 'server.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        dataDir: join(dir, 'running-server'),
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        httpPort: 0,
+        chain: { rpc: rpc.url, deployment: base[3] },
+      }),
+    );
+    const child = spawnNrp(['--json', 'server', 'start', '--config', config]);
+    try {
+      const info = await new Promise<{ peerId: string; http: string }>((resolve, reject) => {
+        let text = '';
+        child.stdout?.on('data', (d) => {
+          text += d;
+          try {
+            resolve(JSON.parse(text));
+          } catch {
+            // Not a whole document yet.
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`server start exited with ${code}`)));
+      });
+      const status = await fetch(`${info.http}/status`);
+      expect(status.status).to.equal(200);
+      expect(JSON.stringify(await status.json())).to.contain(info.peerId);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).to.equal(0);
+    }
+    const bad = join(dir, 'bad-server.json');
+    await writeFile(bad, JSON.stringify({ httpPort: 'eighty', chain: { list: '0x12' } }));
+    const refused = await nrp(['server', 'start', '--config', bad]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.contain('httpPort');
+    expect(refused.stderr).to.contain('chain.list');
   });
 
   it('refuses bad input with clear errors', async () => {

@@ -1,13 +1,20 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unixfs } from '@helia/unixfs';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Command } from 'commander';
+import { getAddress } from 'viem';
+import { getChainId } from 'viem/actions';
+import { chainFromId, createNrpClients } from '../../chain/clients.js';
+import { readDeployment } from '../../chain/deployment.js';
 import { propose } from '../../chain/governance.js';
 import { getServerByPeerId, registerServer, serverStatusCall } from '../../chain/registry.js';
 import { createNrpHelia } from '../../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../../ipfs/keys.js';
 import { pinRoot } from '../../ipfs/pins.js';
+import { loadServerConfig, parseServerConfig, type ServerConfig, ServerConfigError } from '../../server/config.js';
+import { createRatingServer } from '../../server/server.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { fail } from './governance.js';
@@ -16,6 +23,12 @@ type Context = () => CliContext;
 
 export function serverCommands(program: Command, context: Context) {
   const server = program.command('server').description('Run and register a rating server');
+
+  server
+    .command('start')
+    .description('Start the rating server and keep it running until Ctrl-C')
+    .option('--config <file>', 'server configuration, YAML or JSON (default: ./nrp-server.yaml if present)')
+    .action(async (options) => start(context(), options));
 
   server
     .command('register')
@@ -43,6 +56,72 @@ export function serverCommands(program: Command, context: Context) {
     .requiredOption('--server-dir <dir>', 'the server’s data dir')
     .option('--registry <address>', 'the registry (default: the deployment’s)')
     .action(async (options) => status(context(), options));
+}
+
+async function start(ctx: CliContext, options: { config?: string }) {
+  let config: ServerConfig;
+  try {
+    const path = options.config ?? (existsSync('nrp-server.yaml') ? 'nrp-server.yaml' : undefined);
+    config = path ? await loadServerConfig(path) : parseServerConfig({});
+  } catch (error) {
+    if (error instanceof ServerConfigError) throw new CliError(error.message);
+    throw error;
+  }
+  const deployment = config.chain.deployment ? await readDeployment(config.chain.deployment) : undefined;
+  const probe = createNrpClients({ rpcUrl: config.chain.rpc }).publicClient;
+  const chainId = await getChainId(probe).catch((error) => {
+    throw new CliError(`Cannot reach the chain at ${config.chain.rpc}: ${(error as Error).message}`);
+  });
+  const expected = config.chain.chainId ?? deployment?.chainId;
+  if (expected !== undefined && expected !== chainId) {
+    throw new CliError(`Wrong chain: ${config.chain.rpc} is chain ${chainId}, the configuration says ${expected}.`);
+  }
+  const list = config.chain.list ?? deployment?.contracts.IllegalDataList;
+  if (!list) throw new CliError('No list to enforce: set chain.list or chain.deployment in the configuration.');
+  const client = createNrpClients({
+    rpcUrl: config.chain.rpc,
+    chain: chainFromId(chainId, config.chain.rpc),
+  }).publicClient;
+  const stopped = new AbortController();
+  const server = await createRatingServer(
+    {
+      dataDir: config.dataDir,
+      listen: config.listen,
+      bootstrap: config.bootstrap,
+      list: getAddress(list),
+      chainId,
+      fromBlock: BigInt(deployment?.fromBlock ?? config.chain.fromBlock),
+      sync: { confirmations: config.chain.confirmations },
+      httpPort: config.httpPort,
+      inferenceIntervalMs: config.inferenceIntervalMs,
+      signal: stopped.signal,
+    },
+    { client },
+  ).catch((error) => {
+    throw new CliError(`Cannot start the rating server: ${(error as Error).message}`, 1, { cause: error });
+  });
+  const info = {
+    peerId: server.peerId.toString(),
+    addresses: server.getMultiaddrs().map(String),
+    http: server.httpUrl,
+    list,
+    dataDir: config.dataDir,
+  };
+  ctx.output.result(info, () => {
+    ctx.output.line(`Rating server ${info.peerId} enforcing list ${list}`);
+    for (const address of info.addresses) ctx.output.line(`  ${address}`);
+    ctx.output.line(`  HTTP API: ${info.http}/verdicts, /status, /topology, /hints/<peer>`);
+    ctx.output.line('Ctrl-C stops it.');
+  });
+  server.addEventListener('snapshot', ({ detail }) =>
+    ctx.output.note(`verdict snapshot ${detail.seq}: ${detail.verdicts.length} verdicts`),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  stopped.abort();
+  await server.stop();
 }
 
 async function serverKey(dir: string) {

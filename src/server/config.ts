@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAddress } from 'viem';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const multiaddr = z.string().regex(/^\//, 'a multiaddr starts with /');
+
+/** The schema of a rating server's configuration file (YAML or JSON). */
+export const serverConfigSchema = z
+  .object({
+    /** Where the server keeps its key, pinned list versions, reports and verdicts. */
+    dataDir: z.string().default(join(homedir(), '.nrp', 'server')),
+    /** Fixed addresses nodes reach the server at; register the same ones on chain. */
+    listen: z.array(multiaddr).default(['/ip4/127.0.0.1/tcp/4100']),
+    bootstrap: z.array(multiaddr).default([]),
+    chain: z
+      .object({
+        rpc: z.string().url().default('http://127.0.0.1:8545'),
+        /** Deployment record: chain id, the default list, first block. */
+        deployment: z.string().optional(),
+        /** The list this server enforces; default: the deployment's. */
+        list: z
+          .string()
+          .refine((value) => isAddress(value), 'not an Ethereum address')
+          .optional(),
+        chainId: z.number().int().positive().optional(),
+        fromBlock: z.number().int().nonnegative().default(0),
+        confirmations: z.number().int().nonnegative().default(0),
+      })
+      .strict()
+      .default({}),
+    /** Port of the HTTP API on 127.0.0.1; 0 picks a free one. */
+    httpPort: z.number().int().min(0).max(65_535).default(8_790),
+    /** Milliseconds between inference passes. */
+    inferenceIntervalMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+
+export class ServerConfigError extends Error {
+  override name = 'ServerConfigError';
+}
+
+/** Reads and validates a server configuration file; relative paths are taken from the file's folder. */
+export async function loadServerConfig(path: string): Promise<ServerConfig> {
+  let value: unknown;
+  try {
+    const text = await readFile(path, 'utf8');
+    value = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ServerConfigError(code ? `Cannot read ${path}: ${code}` : `${path}: ${(error as Error).message}`);
+  }
+  return parseServerConfig(value ?? {}, dirname(resolve(path)), path);
+}
+
+export function parseServerConfig(value: unknown, base = process.cwd(), source = 'the configuration'): ServerConfig {
+  const result = serverConfigSchema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  - ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    throw new ServerConfigError(`${source} is not a valid server configuration:\n${problems.join('\n')}`);
+  }
+  const local = (path: string) => (isAbsolute(path) ? path : resolve(base, path));
+  const config = result.data;
+  return {
+    ...config,
+    dataDir: local(config.dataDir),
+    chain: { ...config.chain, deployment: config.chain.deployment && local(config.chain.deployment) },
+  };
+}

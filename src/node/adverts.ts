@@ -22,6 +22,10 @@ const log = logger('nrp:node:adverts');
 /** The gossipsub topic adverts travel on. */
 export const ADVERT_TOPIC = 'nrp/adverts/1';
 
+/** Content held for less than this is advertised again to neighbours that join the topic. */
+const READVERTISE_WINDOW_MS = 10 * 60_000;
+const READVERTISE_MAX_ITEMS = 100;
+
 export interface AdvertServiceInit {
   /** Fetch content others advertise. Default true; a node that only shares its own files can turn it off. */
   autoFetch?: boolean;
@@ -125,14 +129,38 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
   start() {
     for (const content of this.#components.store.listContent()) this.#seen.add(content.cid);
     this.#pubsub.topicValidators.set(ADVERT_TOPIC, (peer, message) => this.#validate(peer, message));
+    this.#pubsub.addEventListener('subscription-change', this.#onSubscriptionChange);
     this.#pubsub.subscribe(ADVERT_TOPIC);
   }
 
   stop() {
     this.#controller.abort();
+    clearTimeout(this.#readvertiseTimer);
+    this.#pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange);
     this.#pubsub.unsubscribe(ADVERT_TOPIC);
     this.#pubsub.topicValidators.delete(ADVERT_TOPIC);
   }
+
+  #readvertiseTimer?: ReturnType<typeof setTimeout>;
+
+  /**
+   * A neighbour that joins the advert topic missed the adverts sent before it did: advertise recent content
+   * again (once per burst of joins). Others drop the repeat at once, since they know the CID.
+   */
+  readonly #onSubscriptionChange = ({
+    detail,
+  }: CustomEvent<{ subscriptions: { topic: string; subscribe: boolean }[] }>) => {
+    if (!detail.subscriptions.some((s) => s.topic === ADVERT_TOPIC && s.subscribe)) return;
+    clearTimeout(this.#readvertiseTimer);
+    this.#readvertiseTimer = setTimeout(() => {
+      const since = Date.now() - READVERTISE_WINDOW_MS;
+      const recent = this.#components.store.listContent().filter((content) => content.addedAt >= since);
+      for (const content of recent.slice(-READVERTISE_MAX_ITEMS)) {
+        if (this.#components.isListed(CID.parse(content.cid))) continue;
+        this.#advertise(CID.parse(content.cid), content.size, content.name).catch(() => {});
+      }
+    }, 200);
+  };
 
   /**
    * Adds content held here to what this node shares, and advertises it.

@@ -190,6 +190,15 @@ describe('node distribution and enforcement', function () {
     expect(probe).to.not.equal('served');
   });
 
+  it('advertises recent content again to a neighbour that joins later', async () => {
+    const early = await createNrpNode();
+    const late = await createNrpNode();
+    nodes.push(early, late);
+    const { cid } = await addFile(early, 'shared before anyone was listening');
+    await connect(early, late);
+    await waitFor('the late neighbour to get it', () => late.store.hasContent(cid.toString()));
+  });
+
   it('refuses to share listed content, and keeps content and evidence across a restart', async () => {
     const { dao, list, honest, distributor } = await network({ dataDirs: true });
     const bad = await addFile(distributor, 'pushed before and after listing');

@@ -174,14 +174,12 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
     this.safeDispatchEvent('content', { detail: { cid, size, name } });
   }
 
-  /** Forgets content that became listed, so it is never advertised again; returns what was forgotten. */
-  forgetListed(): string[] {
-    const listed = this.#components.store
+  /** Content held here that a list now names: to be deleted, and never advertised again. */
+  listedContent(): string[] {
+    return this.#components.store
       .listContent()
       .filter((content) => this.#components.isListed(CID.parse(content.cid)))
       .map((content) => content.cid);
-    this.#components.store.removeContent(listed);
-    return listed;
   }
 
   async #advertise(cid: CID, size: number, name?: string) {

@@ -123,10 +123,15 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
   await ratings.start(helia.libp2p);
   penalties.start(helia.libp2p);
 
+  // Blocks first, then the record: content that is no longer on record is gone from disk too, and a
+  // purge cut short by a crash is finished at the next start.
   const purge = async () => {
-    const forgotten = adverts.forgetListed();
-    for (const cid of forgotten) {
-      const blocks = await deleteDag({ blockstore: rawBlockstore as Blockstore, getCodec: helia.getCodec }, parse(cid));
+    for (const cid of adverts.listedContent()) {
+      const blocks = await deleteDag(
+        { blockstore: rawBlockstore as Blockstore, getCodec: helia.getCodec },
+        CID.parse(cid),
+      );
+      store.removeContent([cid]);
       log('dropped listed content %s (%d blocks)', cid, blocks);
     }
   };
@@ -162,7 +167,3 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
 
 /** Before the registry is known, no key is active, so no verdict applies. */
 const NO_ACTIVE_KEYS: ActiveKeyRegistry = { isActiveKey: () => false };
-
-function parse(cid: string): CID {
-  return CID.parse(cid);
-}

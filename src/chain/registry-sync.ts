@@ -60,6 +60,7 @@ export class RegistrySync extends TypedEventEmitter<RegistrySyncEvents> {
   #logs: RegistryLog[] = [];
   #servers = new Map<bigint, RegisteredServer>();
   readonly #loop = new PollingLoop();
+  #restored = false;
 
   constructor(init: RegistrySyncInit, components: { client: ReadClient }) {
     super();
@@ -103,6 +104,9 @@ export class RegistrySync extends TypedEventEmitter<RegistrySyncEvents> {
 
   /** Loads the checkpoint, if any. */
   async restore(): Promise<void> {
+    // Once restored or synced, the state in memory is newer than any checkpoint.
+    if (this.#restored) return;
+    this.#restored = true;
     const { checkpointPath } = this.#init;
     const checkpoint = checkpointPath ? await readJsonFile<Checkpoint>(checkpointPath) : undefined;
     if (!checkpoint) return;
@@ -115,6 +119,7 @@ export class RegistrySync extends TypedEventEmitter<RegistrySyncEvents> {
 
   /** Reads new events once; returns the servers. */
   async syncOnce(options: { signal?: AbortSignal } = {}): Promise<ReadonlyMap<bigint, RegisteredServer>> {
+    this.#restored = true;
     const update = await this.#follower.poll(options);
     const before = this.#logs.length;
     if (update.reorgedFrom !== undefined) {

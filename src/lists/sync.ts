@@ -118,6 +118,7 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
   #failures = 0;
   #notBefore = 0;
   readonly #loop = new PollingLoop();
+  #restored = false;
 
   constructor(init: ListSyncInit, components: ListSyncComponents) {
     super();
@@ -163,6 +164,9 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
 
   /** Loads the checkpoint, if any, and puts its version back in force from the local blockstore. */
   async restore(options: AbortOptions = {}): Promise<void> {
+    // Once restored or synced, the state in memory is newer than any checkpoint.
+    if (this.#restored) return;
+    this.#restored = true;
     const { checkpointPath } = this.#init;
     if (!checkpointPath) return;
     const checkpoint = await readJsonFile<Checkpoint>(checkpointPath);
@@ -189,6 +193,7 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
    * is not in force yet. Throws only if the chain cannot be read.
    */
   async syncOnce(options: AbortOptions = {}): Promise<SyncedVersion> {
+    this.#restored = true;
     const update = await this.#follower.poll({ signal: options.signal });
     if (update.reorgedFrom !== undefined) {
       for (const [version, published] of this.#versions) {

@@ -103,10 +103,13 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     await registry.syncOnce(options);
   }
 
+  /** A followed server's registration, as the registry knows it now. */
+  const registered = (server: { peerId: string }) =>
+    registry?.serverByPeerId(peerIdFromString(server.peerId).toMultihash().bytes);
+
   const listAddresses = new Set<Address>(config.lists.map((l) => getAddress(l)));
   for (const server of config.servers) {
-    const registered = registry?.serverByPeerId(peerIdFromString(server.peerId).toMultihash().bytes);
-    const list = server.list ?? registered?.list;
+    const list = server.list ?? registered(server)?.list;
     if (list) listAddresses.add(getAddress(list));
     else log('server %s is not registered yet; its list is not enforced until it is', server.peerId);
   }
@@ -162,10 +165,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     ratingServers: config.servers.map((server) => ({
       peerId: server.peerId,
       priority: server.priority,
-      multiaddrs:
-        server.multiaddrs ??
-        registry?.serverByPeerId(peerIdFromString(server.peerId).toMultihash().bytes)?.multiaddrs ??
-        [],
+      multiaddrs: server.multiaddrs ?? registered(server)?.multiaddrs ?? [],
     })),
     ratings: { intervalMs: config.intervals.ratingsMs },
     penalties: { delayMs: config.penalties.delayMs },
@@ -175,8 +175,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
   const reportTo = () =>
     running.reporter.setServers(
       config.servers.flatMap((server) => {
-        const registered = registry?.serverByPeerId(peerIdFromString(server.peerId).toMultihash().bytes);
-        const multiaddrs = server.multiaddrs ?? registered?.multiaddrs ?? [];
+        const multiaddrs = server.multiaddrs ?? registered(server)?.multiaddrs ?? [];
         return multiaddrs.length > 0 ? [{ peerId: server.peerId, multiaddrs }] : [];
       }),
     );
@@ -199,8 +198,8 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     })),
     penalties: [...running.penalties.penalties].map(([peer, penalty]) => ({ peer, ...penalty })),
     pendingReports: running.reporter.pending(),
-    content: running.store.listContent().length,
-    evidence: running.store.listEvidence().length,
+    content: running.store.countContent(),
+    evidence: running.store.countEvidence(),
   });
   const why = async (peer: string): Promise<PeerExplanation> => ({
     peer,

@@ -91,6 +91,10 @@ export class NodeStore {
       }));
   }
 
+  countContent(): number {
+    return Number((this.#db.prepare('SELECT COUNT(*) AS n FROM content').get() as { n: number }).n);
+  }
+
   removeContent(cids: readonly string[]) {
     const remove = this.#db.prepare('DELETE FROM content WHERE cid = ?');
     transaction(this.#db, () => {
@@ -104,6 +108,10 @@ export class NodeStore {
       .prepare('INSERT OR IGNORE INTO evidence (entry_id, cid, from_peer, advert, seen_at) VALUES (?, ?, ?, ?, ?)')
       .run(evidence.entryId, evidence.cid, evidence.fromPeer, evidence.advert, evidence.seenAt);
     return Number(result.changes) > 0;
+  }
+
+  countEvidence(): number {
+    return Number((this.#db.prepare('SELECT COUNT(*) AS n FROM evidence').get() as { n: number }).n);
   }
 
   /** Evidence in the order it was collected, optionally only after `afterId` (for reports). */

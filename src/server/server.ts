@@ -1,6 +1,5 @@
-import { mkdir } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as dagCbor from '@ipld/dag-cbor';
 import type { AbortOptions, PrivateKey } from '@libp2p/interface';
@@ -20,6 +19,7 @@ import { peerIdToString, toPeerIdBytes } from '../node/protocol/peer.js';
 import type { Rating, Verdict, VerdictSnapshot } from '../node/protocol/verdict.js';
 import { RATINGS_PROTOCOL, serveRatings } from '../node/ratings.js';
 import type { HandleOptions } from '../node/rpc.js';
+import { type HttpApi, HttpApiError, type HttpRoute, startHttpApi } from '../utils/http-api.js';
 import { writeJsonFile } from '../utils/json-file.js';
 import { PollingLoop } from '../utils/polling-loop.js';
 import {
@@ -79,6 +79,8 @@ export interface RatingServerInit {
    * (libp2p's 5 would refuse nodes behind one NAT, or a demo on loopback) and 256 pending at once.
    */
   connectionManager?: NonNullable<NrpHeliaInit['libp2p']>['connectionManager'];
+  /** More HTTP routes (tips, metrics, the dashboard), added after the read-only ones. */
+  routes?: (server: RatingServer) => HttpRoute[];
   /** Aborts the start; what was started is stopped again. Stop a running server with `stop`. */
   signal?: AbortSignal;
 }
@@ -170,6 +172,8 @@ export interface HintsView {
 /** Where a running server's HTTP API answers: `<dataDir>/server.json`. */
 export interface ServerEndpoint {
   url: string;
+  /** The operator's bearer token for the routes that change something (tips, …); the file is mode 0600. */
+  token: string;
   peerId: string;
   pid: number;
 }
@@ -179,21 +183,7 @@ export class RatingServerStoppedError extends Error {
   override name = 'RatingServerStoppedError';
 }
 
-/** The HTTP API could not listen on its port, typically because another process holds it. */
-export class HttpListenError extends Error {
-  override name = 'HttpListenError';
-}
-
-/** An HTTP request the API cannot answer; `status` is the HTTP status it gets. */
-export class HttpApiError extends Error {
-  override name = 'HttpApiError';
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+export { HttpApiError, HttpListenError } from '../utils/http-api.js';
 
 /** The file a running server writes its HTTP endpoint to. */
 export function serverEndpointFile(dataDir: string): string {
@@ -226,7 +216,7 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
   #last?: { outcome: InferenceOutcome; hints: HintIndex };
   /** The served snapshot's verdicts by peer string, computed once per snapshot. */
   #views?: { snapshot: VerdictSnapshot; byPeer: Map<string, VerdictView> };
-  #http?: { url: string; close: () => Promise<void> };
+  #http?: HttpApi;
   readonly #cleanups: (() => Promise<unknown> | unknown)[] = [];
   #stopped = false;
 
@@ -315,14 +305,21 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       this.#cleanups.push(() => this.helia.libp2p.unhandle(RATINGS_PROTOCOL));
       await this.intake.start();
       this.#cleanups.push(() => this.intake.stop());
-      this.#http = await startHttpApi(this, this.#init.httpPort ?? 0);
+      const token = randomBytes(24).toString('hex');
+      this.#http = await startHttpApi([...readOnlyRoutes(this), ...(this.#init.routes?.(this) ?? [])], {
+        port: this.#init.httpPort ?? 0,
+        token,
+      });
       const http = this.#http;
       this.#cleanups.push(() => http.close());
-      await writeJsonFile(serverEndpointFile(this.#init.dataDir), {
+      const endpointFile = serverEndpointFile(this.#init.dataDir);
+      await writeJsonFile(endpointFile, {
         url: http.url,
+        token,
         peerId: this.peerId,
         pid: process.pid,
       } satisfies ServerEndpoint);
+      await chmod(endpointFile, 0o600);
       signal?.throwIfAborted();
     } catch (error) {
       await this.stop();
@@ -638,105 +635,31 @@ class BlockNotLocalError extends Error {
 // ─── HTTP API ────────────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * The read-only HTTP API on 127.0.0.1: `GET /verdicts[?peer=]`, `GET /status`, `GET /topology` and
- * `GET /hints/<peer>[?limit=]`, all JSON. A bad request gets a JSON error with status 400 (404 for an unknown
- * path, 405 for another method); even bytes that are not HTTP get a JSON 400, and the server keeps serving.
+ * The read-only routes of the HTTP API: `GET /verdicts[?peer=]`, `GET /status`, `GET /topology` and
+ * `GET /hints/<peer>[?limit=]`, all JSON.
  */
-async function startHttpApi(server: RatingServer, port: number): Promise<{ url: string; close: () => Promise<void> }> {
-  const http: Server = createServer((req, res) => {
-    try {
-      route(server, req, res);
-    } catch (error) {
-      const status = error instanceof HttpApiError ? error.status : 500;
-      if (status === 500) log.error('HTTP %s %s failed: %e', req.method, req.url, error);
-      send(res, status, { error: status === 500 ? 'internal error' : (error as Error).message });
-    }
-  });
-  http.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const body = JSON.stringify({ error: `malformed HTTP request: ${error.code ?? error.message}` });
-    socket.end(
-      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `connection: close\r\n\r\n${body}`,
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (error: NodeJS.ErrnoException) => {
-      reject(
-        new HttpListenError(
-          `Could not serve the HTTP API on 127.0.0.1:${port} (${error.code ?? error.message}). ` +
-            'Free the port or choose another one.',
-          { cause: error },
-        ),
-      );
-    };
-    http.once('error', fail);
-    http.listen(port, '127.0.0.1', () => {
-      http.off('error', fail);
-      resolve();
-    });
-  });
-  const address = http.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  };
-}
-
-function route(server: RatingServer, req: IncomingMessage, res: ServerResponse) {
-  let url: URL;
-  let path: string;
-  try {
-    url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    path = decodeURIComponent(url.pathname);
-  } catch {
-    throw new HttpApiError(`cannot parse the request target ${req.url}`);
-  }
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('allow', 'GET, HEAD');
-    throw new HttpApiError(`${req.method} is not allowed: the API is read-only`, 405);
-  }
-  const query = url.searchParams;
-  if (path === '/verdicts') {
-    onlyParams(query, ['peer']);
-    return send(res, 200, server.verdicts({ peer: query.get('peer') ?? undefined }));
-  }
-  if (path === '/status') {
-    onlyParams(query, []);
-    return send(res, 200, server.status());
-  }
-  if (path === '/topology') {
-    onlyParams(query, []);
-    return send(res, 200, server.topology());
-  }
-  if (path.startsWith('/hints/')) {
-    onlyParams(query, ['limit']);
-    const limit = query.get('limit');
-    if (limit !== null && !/^\d{1,6}$/.test(limit))
-      throw new HttpApiError(`limit must be a whole number, not ${limit}`);
-    return send(res, 200, server.hints(path.slice('/hints/'.length), limit === null ? undefined : Number(limit)));
-  }
-  throw new HttpApiError(`no such resource: ${path}`, 404);
-}
-
-/** Refuses unknown query parameters, so a typo is an error rather than silently ignored. */
-function onlyParams(query: URLSearchParams, allowed: string[]) {
-  for (const key of query.keys()) {
-    if (!allowed.includes(key)) throw new HttpApiError(`unknown query parameter "${key}"`);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown) {
-  const json = JSON.stringify(body, (_key, value) => (typeof value === 'bigint' ? value.toString() : value));
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-  res.end(res.req.method === 'HEAD' ? undefined : json);
+function readOnlyRoutes(server: RatingServer): HttpRoute[] {
+  return [
+    {
+      method: 'GET',
+      path: '/verdicts',
+      query: ['peer'],
+      handle: ({ query }) => server.verdicts({ peer: query.get('peer') ?? undefined }),
+    },
+    { method: 'GET', path: '/status', handle: () => server.status() },
+    { method: 'GET', path: '/topology', handle: () => server.topology() },
+    {
+      method: 'GET',
+      path: /^\/hints\/(.+)$/,
+      query: ['limit'],
+      handle: ({ params, query }) => {
+        const limit = query.get('limit');
+        if (limit !== null && !/^\d{1,6}$/.test(limit))
+          throw new HttpApiError(`limit must be a whole number, not ${limit}`);
+        return server.hints(params[0] as string, limit === null ? undefined : Number(limit));
+      },
+    },
+  ];
 }
 
 /** The canonical string form of an Ed25519 peer id; {@link HttpApiError} (400) for anything else. */

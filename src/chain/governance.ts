@@ -425,22 +425,11 @@ export interface QueueProposalReturnType extends TransactionResult {
  */
 export async function queueProposal(
   client: SigningClient,
-  { governor, proposalId, actions, fromBlock = 0n, maxBlockRange }: ProposalLifecycleParameters,
+  parameters: ProposalLifecycleParameters,
   options: TransactionOptions = {},
 ): Promise<QueueProposalReturnType> {
-  const { signal } = options;
-  const { targets, values, calldatas, descriptionHash } =
-    actions ?? (await findProposalCreated(client, { governor, proposalId, fromBlock, maxBlockRange, signal }));
-  signal?.throwIfAborted();
-  const { request } = await simulateContract(client, {
-    account: client.account,
-    address: governor,
-    abi: ratingGovernorAbi,
-    functionName: 'queue',
-    args: [targets, values, calldatas, descriptionHash],
-  });
-  const result = await sendSimulatedRequest(client, request, options);
-  return { ...result, eta: governorEvent(result.receipt, governor, 'ProposalQueued').args.etaSeconds };
+  const result = await sendLifecycleCall(client, 'queue', parameters, options);
+  return { ...result, eta: governorEvent(result.receipt, parameters.governor, 'ProposalQueued').args.etaSeconds };
 }
 
 /**
@@ -451,24 +440,35 @@ export async function queueProposal(
  */
 export async function executeProposal(
   client: SigningClient,
-  { governor, proposalId, actions, fromBlock = 0n, maxBlockRange }: ProposalLifecycleParameters,
+  parameters: ProposalLifecycleParameters,
   options: TransactionOptions = {},
+): Promise<TransactionResult> {
+  const result = await sendLifecycleCall(client, 'execute', parameters, options);
+  governorEvent(result.receipt, parameters.governor, 'ProposalExecuted');
+  return result;
+}
+
+/**
+ * Calls `queue` or `execute`, which take the proposal's actions rather than its id: they come from `actions` or
+ * from the proposal's `ProposalCreated` event. `execute` sends the sum of the calls' values.
+ */
+async function sendLifecycleCall(
+  client: SigningClient,
+  functionName: 'queue' | 'execute',
+  { governor, proposalId, actions, fromBlock = 0n, maxBlockRange }: ProposalLifecycleParameters,
+  options: TransactionOptions,
 ): Promise<TransactionResult> {
   const { signal } = options;
   const { targets, values, calldatas, descriptionHash } =
     actions ?? (await findProposalCreated(client, { governor, proposalId, fromBlock, maxBlockRange, signal }));
   signal?.throwIfAborted();
-  const { request } = await simulateContract(client, {
-    account: client.account,
-    address: governor,
-    abi: ratingGovernorAbi,
-    functionName: 'execute',
-    args: [targets, values, calldatas, descriptionHash],
-    value: values.reduce((sum, value) => sum + value, 0n),
-  });
-  const result = await sendSimulatedRequest(client, request, options);
-  governorEvent(result.receipt, governor, 'ProposalExecuted');
-  return result;
+  const call = { account: client.account, address: governor, abi: ratingGovernorAbi } as const;
+  const args = [targets, values, calldatas, descriptionHash] as const;
+  const { request } =
+    functionName === 'queue'
+      ? await simulateContract(client, { ...call, functionName, args })
+      : await simulateContract(client, { ...call, functionName, args, value: values.reduce((a, b) => a + b, 0n) });
+  return sendSimulatedRequest(client, request, options);
 }
 
 function governorEvent<const eventName extends 'ProposalCreated' | 'VoteCast' | 'ProposalQueued' | 'ProposalExecuted'>(

@@ -11,7 +11,7 @@ import {
   type Transport,
   type WalletClient,
 } from 'viem';
-import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
+import { type HDAccount, mnemonicToAccount, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { hardhat } from 'viem/chains';
 import { InvalidPrivateKeyError } from './errors.js';
 
@@ -20,6 +20,33 @@ export const localChain: Chain = hardhat;
 
 /** The RPC URL of `npm run chain`. */
 export const LOCAL_RPC_URL = 'http://127.0.0.1:8545';
+
+/** Hardhat's public test mnemonic: its accounts hold the local DAO's tokens. Worthless anywhere else. */
+export const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk';
+
+/** How many of Hardhat's development accounts a local chain funds. */
+export const DEVELOPMENT_ACCOUNT_COUNT = 20;
+
+/**
+ * Hardhat's well-known development account `index` (0 to 19), for the local chain only: its key is public.
+ *
+ * @example
+ * const { walletClient } = createNrpClients({ account: developmentAccount(1) });
+ */
+export function developmentAccount(index: number): HDAccount {
+  if (!Number.isInteger(index) || index < 0 || index >= DEVELOPMENT_ACCOUNT_COUNT) {
+    throw new RangeError(`A development account is numbered 0 to ${DEVELOPMENT_ACCOUNT_COUNT - 1}, not ${index}.`);
+  }
+  let account = developmentAccounts.get(index);
+  if (!account) {
+    account = mnemonicToAccount(HARDHAT_MNEMONIC, { addressIndex: index });
+    developmentAccounts.set(index, account);
+  }
+  return account;
+}
+
+// Deriving from the mnemonic runs PBKDF2, which takes a while in a browser; each account is derived once.
+const developmentAccounts = new Map<number, HDAccount>();
 
 export type NrpPublicClient = PublicClient<Transport, Chain>;
 export type NrpWalletClient = WalletClient<Transport, Chain, Account>;

@@ -1,29 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { DaoDeployment } from './deployment-record.js';
 
-/** Contracts of a deployed Node Rating P2P DAO, by contract name. */
-export interface DaoContracts {
-  RatingToken: `0x${string}`;
-  TimelockController: `0x${string}`;
-  RatingGovernor: `0x${string}`;
-  RatingServerRegistry: `0x${string}`;
-  IllegalDataList: `0x${string}`;
-}
-
-/**
- * Where a DAO was deployed. Written by `npx hardhat deploy-dao` to
- * `deployments/<network>.json`, read by nodes, servers and the CLI.
- */
-export interface DaoDeployment {
-  network: string;
-  chainId: number;
-  /** The Ignition deployment id, whose journal is in `ignition/deployments/<id>`. */
-  deploymentId: string;
-  /** First block that can hold the DAO's events: sync backfills from here. */
-  fromBlock: number;
-  deployedAt: string;
-  contracts: DaoContracts;
-}
+export type { DaoContracts, DaoDeployment } from './deployment-record.js';
 
 /** The file a deployment to `network` is recorded in, under the project root `root`. */
 export function deploymentPath(root: string, network: string): string {

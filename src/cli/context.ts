@@ -4,12 +4,12 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
 import { type Account, type Address, getAddress, isAddress } from 'viem';
-import { mnemonicToAccount } from 'viem/accounts';
 import { getChainId } from 'viem/actions';
 import {
   accountFromPrivateKey,
   chainFromId,
   createNrpClients,
+  developmentAccount,
   LOCAL_RPC_URL,
   type NrpPublicClient,
   type NrpWalletClient,
@@ -26,9 +26,6 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 /** The chain id of Hardhat's local chain, where the well-known development accounts exist. */
 const LOCAL_CHAIN_ID = 31337;
-
-/** Hardhat's public test mnemonic: its accounts hold the local DAO's tokens. Worthless anywhere else. */
-const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk';
 
 /** Options every command understands; each also has an environment variable. */
 export interface GlobalOptions {
@@ -159,7 +156,7 @@ export class CliContext {
     if (!Number.isInteger(index) || index < 0 || index > 19) {
       throw new CliError(`--dev-account must be a number from 0 to 19, not ${this.#options.devAccount}.`);
     }
-    return mnemonicToAccount(HARDHAT_MNEMONIC, { addressIndex: index });
+    return developmentAccount(index);
   }
 
   async walletClient(): Promise<NrpWalletClient> {

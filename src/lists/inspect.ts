@@ -64,10 +64,7 @@ export async function inspectListChange(
     removed: [],
   };
   if (call.parentVersion !== currentVersion) {
-    report.problems.push(
-      `It builds on version ${call.parentVersion}, but the list is at version ${currentVersion}: executing it will ` +
-        'revert (IllegalDataListStaleParent). A new proposal must be made from the current version.',
-    );
+    report.problems.push(staleParentProblem(call.parentVersion, currentVersion));
   }
 
   let parent: DecodedPayload | undefined;
@@ -140,6 +137,17 @@ export async function inspectListChange(
     );
   }
   return report;
+}
+
+/**
+ * The problem an inspection reports when the change builds on another version than the current one. Once the
+ * proposal itself was executed, the list is one version past it, as expected: a reader may leave this out then.
+ */
+export function staleParentProblem(parentVersion: bigint, currentVersion: bigint): string {
+  return (
+    `It builds on version ${parentVersion}, but the list is at version ${currentVersion}: executing it will ` +
+    'revert (IllegalDataListStaleParent). A new proposal must be made from the current version.'
+  );
 }
 
 function entry(id: Uint8Array, metadata?: Map<string, EntryMetadata>): InspectedEntry {

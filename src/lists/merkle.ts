@@ -152,6 +152,15 @@ function progressReporter(total: number, options: { onProgress?: (done: number, 
   return async (done: number, signal?: AbortSignal) => {
     options.onProgress?.(done, total);
     signal?.throwIfAborted();
-    await new Promise((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
   };
+}
+
+/** Lets other work run between slices of a long build: setImmediate in Node, a zero timeout in a browser. */
+function yieldToEventLoop(): Promise<void> {
+  const { setImmediate } = globalThis as { setImmediate?: (callback: () => void) => unknown };
+  return new Promise((resolve) => {
+    if (setImmediate) setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
 }

@@ -5,6 +5,7 @@ import {
   accountFromPrivateKey,
   chainFromId,
   createNrpClients,
+  developmentAccount,
   LOCAL_RPC_URL,
   localChain,
 } from '../../src/chain/clients.js';
@@ -73,5 +74,12 @@ describe('chain client: clients', () => {
         expect((err as Error).cause).to.equal(undefined);
       }
     }
+  });
+
+  it('derives Hardhat’s development accounts from its public mnemonic, 0 to 19 only', async () => {
+    const signers = await ethers.getSigners();
+    for (const index of [0, 4, 19]) expect(developmentAccount(index).address).to.equal(signers[index].address);
+    expect(developmentAccount(1)).to.equal(developmentAccount(1));
+    for (const index of [-1, 20, 1.5]) expect(() => developmentAccount(index)).to.throw(RangeError);
   });
 });

@@ -1,12 +1,6 @@
 import type { Command } from 'commander';
-import { type Abi, type Address, decodeFunctionData, type Hex } from 'viem';
-import {
-  illegalDataListAbi,
-  ratingGovernorAbi,
-  ratingServerRegistryAbi,
-  ratingTokenAbi,
-  timelockControllerAbi,
-} from '../../chain/abis.js';
+import type { Address, Hex } from 'viem';
+import { decodeDaoCall } from '../../chain/decode-call.js';
 import { getProposal, listProposals, type Proposal } from '../../chain/governance.js';
 import { decodePublishVersion } from '../../chain/lists.js';
 import { inspectListChange, type ListChangeInspection } from '../../lists/inspect.js';
@@ -71,15 +65,6 @@ function summary(p: Proposal) {
     eta: p.eta,
   };
 }
-
-/** Every contract ABI of the DAO, to decode calls whatever their target. */
-const KNOWN_ABIS: { name: string; abi: Abi }[] = [
-  { name: 'IllegalDataList', abi: illegalDataListAbi },
-  { name: 'RatingServerRegistry', abi: ratingServerRegistryAbi },
-  { name: 'RatingGovernor', abi: ratingGovernorAbi },
-  { name: 'RatingToken', abi: ratingTokenAbi },
-  { name: 'TimelockController', abi: timelockControllerAbi },
-];
 
 interface InspectedCall {
   target: Address;
@@ -190,14 +175,8 @@ function printListChange(ctx: CliContext, report: ListChangeInspection) {
 }
 
 function decodeKnownCall(data: Hex): { contract: string; name: string; text: string } | undefined {
-  for (const { name, abi } of KNOWN_ABIS) {
-    try {
-      const { functionName, args } = decodeFunctionData({ abi, data });
-      const shown = (args ?? []).map((a) => (typeof a === 'string' && a.length > 42 ? short(a, 10) : String(a)));
-      return { contract: name, name: functionName, text: `${functionName}(${shown.join(', ')})` };
-    } catch {
-      // Not this contract's function; try the next ABI.
-    }
-  }
-  return undefined;
+  const call = decodeDaoCall(data);
+  if (!call) return undefined;
+  const shown = call.args.map((a) => (typeof a === 'string' && a.length > 42 ? short(a, 10) : String(a)));
+  return { contract: call.contract, name: call.functionName, text: `${call.functionName}(${shown.join(', ')})` };
 }

@@ -18,7 +18,7 @@ import {
 } from '../../lists/entry-id.js';
 import { MembershipIndex } from '../../lists/membership-index.js';
 import { EntryMerkleTree, entryMerkleRoot } from '../../lists/merkle.js';
-import { type DecodedPayload, decodePayload, encodePayload } from '../../lists/payload.js';
+import { type DecodedPayload, decodePayload, type EntryMetadata, encodePayload } from '../../lists/payload.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatTime } from '../format.js';
@@ -72,7 +72,7 @@ interface ListOptions {
 }
 
 /** Reads a version's payload from IPFS and verifies it against the chain. */
-async function fetchVersion(ctx: CliContext, list: Address, version: bigint | undefined, metadata: boolean) {
+export async function fetchVersion(ctx: CliContext, list: Address, version: bigint | undefined, metadata: boolean) {
   const client = await ctx.publicClient();
   const onChain = await getListVersion(client, { list, version }).catch((error) => {
     throw new CliError((error as Error).message, 1, { cause: error });
@@ -115,7 +115,7 @@ function payloadError(error: Error, cid: CID, ctx: CliContext): CliError {
   });
 }
 
-function parseVersion(text: string | undefined): bigint | undefined {
+export function parseVersion(text: string | undefined): bigint | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw new CliError(`--version must be a whole number, not ${text}`);
   return BigInt(text);
@@ -236,7 +236,7 @@ interface ProposeOptions extends ListOptions {
   description?: string;
 }
 
-async function readEntries(ctx: CliContext, path: string | undefined, what: string): Promise<ParsedEntry[]> {
+export async function readEntries(ctx: CliContext, path: string | undefined, what: string): Promise<ParsedEntry[]> {
   if (!path) return [];
   let text: string;
   try {
@@ -262,6 +262,33 @@ async function proposeChange(ctx: CliContext, options: ProposeOptions) {
   const governor = await ctx.contract('RatingGovernor', options.governor);
   const add = await readEntries(ctx, options.add, 'add');
   const remove = await readEntries(ctx, options.remove, 'remove');
+  const { category, reason, tip: tips, description } = options;
+  const result = await proposeListChange(ctx, { list, governor, add, remove, category, reason, tips, description });
+  ctx.output.result(result, () => printListProposal(ctx, result));
+}
+
+/** A change to propose: what `nrp list propose` and `nrp server propose` submit. */
+export interface ListChangeProposal {
+  list: Address;
+  governor: Address;
+  add: ParsedEntry[];
+  remove: ParsedEntry[];
+  /** Metadata of every added entry. */
+  category?: string;
+  reason?: string;
+  tips?: string[];
+  /** Metadata of some added entries, by entry id hex, over `category`, `reason` and `tips`. */
+  entryMetadata?: Map<string, EntryMetadata>;
+  /** The proposal text; default: a summary of the change and the reason. */
+  description?: string;
+}
+
+/**
+ * Builds the next version (the current one ± entries), pins its payload in the user's data dir, and proposes
+ * `publishVersion` through the Governor. Notes on stderr what is listed already or not listed.
+ */
+export async function proposeListChange(ctx: CliContext, options: ListChangeProposal) {
+  const { list, governor, add, remove } = options;
   const client = await ctx.publicClient();
   const { currentVersion } = await getListInfo(client, { list });
 
@@ -277,10 +304,15 @@ async function proposeChange(ctx: CliContext, options: ProposeOptions) {
       remove,
       category: options.category,
       reason: options.reason,
-      tips: options.tip,
+      tips: options.tips,
     });
   } catch (error) {
     throw new CliError((error as Error).message, 1, { cause: error });
+  }
+  const listedAlready = new Set<string>(change.alreadyListed.map((entry) => entryIdToHex(entry.id)));
+  for (const [hex, metadata] of options.entryMetadata ?? []) {
+    const added = change.metadata.get(hex);
+    if (added && !listedAlready.has(hex)) change.metadata.set(hex, { ...added, ...metadata });
   }
   for (const entry of change.alreadyListed) ctx.output.note(`already listed, not added: ${entryIdToHex(entry.id)}`);
   for (const entry of change.notListed) ctx.output.note(`not listed, not removed: ${entryIdToHex(entry.id)}`);
@@ -331,32 +363,37 @@ async function proposeChange(ctx: CliContext, options: ProposeOptions) {
     payloadCid: encoded.cid,
   });
   const { proposalId, hash } = await propose(wallet, { governor, calls: [call], description }).catch(cliError);
+  return {
+    proposalId,
+    transaction: hash,
+    proposer: wallet.account.address,
+    list,
+    parentVersion: currentVersion,
+    version,
+    count,
+    added,
+    removed,
+    payloadCid: encoded.cid,
+    blocks: encoded.blocks,
+    description,
+  };
+}
 
-  ctx.output.result(
-    {
-      proposalId,
-      transaction: hash,
-      list,
-      parentVersion: currentVersion,
-      version,
-      count,
-      added,
-      removed,
-      payloadCid: encoded.cid,
-      description,
-    },
-    () => {
-      const out = ctx.output;
-      out.line(`Proposal ${proposalId}`);
-      out.line(`  submitted in ${hash} by ${wallet.account.address}`);
-      out.line(`  list ${list}: version ${currentVersion} → ${version}, +${added} −${removed} (${count} entries)`);
-      out.line(`  payload ${encoded.cid} (${encoded.blocks} blocks), pinned in ${ctx.dataDir()}`);
-      out.line('');
-      out.line(`Voters inspect it with:  nrp proposal inspect ${proposalId}`);
-      out.line(`and vote with:           nrp vote ${proposalId} for|against|abstain --reason "…"`);
-      out.line('Keep the payload reachable while the vote runs: nrp ipfs serve');
-    },
+export type ListProposalResult = Awaited<ReturnType<typeof proposeListChange>>;
+
+/** Tells people about a proposal {@link proposeListChange} submitted, and what voters do next. */
+export function printListProposal(ctx: CliContext, r: ListProposalResult) {
+  const out = ctx.output;
+  out.line(`Proposal ${r.proposalId}`);
+  out.line(`  submitted in ${r.transaction} by ${r.proposer}`);
+  out.line(
+    `  list ${r.list}: version ${r.parentVersion} → ${r.version}, +${r.added} −${r.removed} (${r.count} entries)`,
   );
+  out.line(`  payload ${r.payloadCid} (${r.blocks} blocks), pinned in ${ctx.dataDir()}`);
+  out.line('');
+  out.line(`Voters inspect it with:  nrp proposal inspect ${r.proposalId}`);
+  out.line(`and vote with:           nrp vote ${r.proposalId} for|against|abstain --reason "…"`);
+  out.line('Keep the payload reachable while the vote runs: nrp ipfs serve');
 }
 
 async function exportList(ctx: CliContext, options: ListOptions & { out?: string }) {

@@ -3,6 +3,7 @@ import process from 'node:process';
 import type { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { devCommands } from './commands/dev.js';
+import { forkCommands } from './commands/fork.js';
 import { governanceCommands } from './commands/governance.js';
 import { ipfsCommands } from './commands/ipfs.js';
 import { listCommands } from './commands/list.js';
@@ -10,6 +11,8 @@ import { nodeCommands } from './commands/node.js';
 import { proposalCommands } from './commands/proposal.js';
 import { serverCommands } from './commands/server.js';
 import { syncCommands } from './commands/sync.js';
+import { tipCommands } from './commands/tips.js';
+import { webCommands } from './commands/web.js';
 import { CliContext, type GlobalOptions } from './context.js';
 import { CliError } from './errors.js';
 import { Output } from './output.js';
@@ -59,12 +62,15 @@ export async function runCli(argv: string[], io: RunCliOptions = {}): Promise<nu
   };
   listCommands(program, ctx);
   syncCommands(program.commands.find((c) => c.name() === 'list') as Command, ctx);
+  forkCommands(program.commands.find((c) => c.name() === 'list') as Command, ctx);
   proposalCommands(program, ctx);
   governanceCommands(program, ctx);
   ipfsCommands(program, ctx);
   nodeCommands(program, ctx);
   serverCommands(program, ctx);
+  tipCommands(program, ctx);
   devCommands(program, ctx);
+  webCommands(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type BitswapOptions, withBitswap } from '@helia/bitswap';
 import { type HeliaWithLibp2p, withLibp2pLight } from '@helia/libp2p';
 import * as dagCbor from '@ipld/dag-cbor';
@@ -12,6 +13,7 @@ import { type MulticastDNSComponents, mdns } from '@libp2p/mdns';
 import { noise } from '@libp2p/noise';
 import { type Ping, ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
+import { webSockets } from '@libp2p/websockets';
 import { yamux } from '@libp2p/yamux';
 import { CODE_P2P, multiaddr } from '@multiformats/multiaddr';
 import { MemoryBlockstore } from 'blockstore-core';
@@ -61,7 +63,10 @@ export interface NrpHeliaInit<S extends ServiceMap = Record<never, never>> {
    * signs with the node's identity (adverts, reports) passes the key it loaded.
    */
   privateKey?: PrivateKey;
-  /** Multiaddrs to listen on. Default `['/ip4/127.0.0.1/tcp/0']`: loopback only, any free port. */
+  /**
+   * Multiaddrs to listen on. Default `['/ip4/127.0.0.1/tcp/0']`: loopback only, any free port. An address ending
+   * in `/ws` (e.g. `/ip4/0.0.0.0/tcp/4002/ws`) listens for WebSockets, next to or instead of plain TCP.
+   */
   listen?: readonly string[];
   /**
    * Multiaddrs of peers to dial at start, each ending in `/p2p/<peer id>`. Empty by default: the node dials
@@ -70,7 +75,10 @@ export interface NrpHeliaInit<S extends ServiceMap = Record<never, never>> {
   bootstrap?: readonly string[];
   /** Discover and dial peers on the local network with multicast DNS. Default false. */
   mdns?: boolean;
-  /** Extra libp2p options, merged into the defaults (tcp, noise, yamux, identify, ping): see {@link NrpLibp2pOptions}. */
+  /**
+   * Extra libp2p options, merged into the defaults (tcp, WebSockets, noise, yamux, identify, ping): see
+   * {@link NrpLibp2pOptions}.
+   */
   libp2p?: NrpLibp2pOptions<S>;
   /** Bitswap tuning, passed to `@helia/bitswap` as is. */
   bitswap?: BitswapOptions;
@@ -85,6 +93,12 @@ export interface NrpHeliaInit<S extends ServiceMap = Record<never, never>> {
    * since Helia answers them from the CID itself.
    */
   wrapBlockstore?: (blockstore: Blockstore) => Blockstore;
+  /**
+   * Milliseconds to hold every bitswap message that carries blocks to `peer` before sending it: a penalty for
+   * badly rated peers. Asked once per message; 0 sends at once. Only the blocks this node serves are held, not
+   * its own wants nor what it fetches from `peer`, and a held message keeps only that peer waiting. Default: none.
+   */
+  serveDelay?: (peer: PeerId) => number;
   /** Aborts creation: a node that was already started is stopped again. */
   signal?: AbortSignal;
 }
@@ -102,10 +116,10 @@ export class ListenFailedError extends Error {
 /**
  * Create and start a Helia node that exchanges blocks over bitswap on its own libp2p host.
  *
- * The host runs tcp, noise, yamux, identify and ping, plus whatever `init.libp2p` adds. It has no DHT, no
- * delegated routing, no HTTP gateways and no public bootstrappers: it talks only to peers it is told about
- * (`bootstrap`, `mdns`, or explicit dials) and to peers that dial it. Helia understands raw, dag-pb and
- * dag-cbor blocks. Stop it with `await helia.stop()`.
+ * The host runs tcp and WebSockets (dialing both, listening on what `listen` names), noise, yamux, identify and
+ * ping, plus whatever `init.libp2p` adds. It has no DHT, no delegated routing, no HTTP gateways and no public
+ * bootstrappers: it talks only to peers it is told about (`bootstrap`, `mdns`, or explicit dials) and to peers
+ * that dial it. Helia understands raw, dag-pb and dag-cbor blocks. Stop it with `await helia.stop()`.
  *
  * Helia 7 API notes: the peer id is `helia.libp2p.peerId` and the dialable addresses (with `/p2p/<peer id>`)
  * are `helia.libp2p.getMultiaddrs()`; `helia.blockstore.get(cid, { signal })` is an async generator of chunks,
@@ -144,9 +158,11 @@ export async function createNrpHelia<S extends ServiceMap = Record<never, never>
     withLibp2pLight(helia, libp2pOptions(init, stores.privateKey, listen, bootstrapList)),
     init.bitswap,
   ) as NrpHelia<S>;
+  const delaying = init.serveDelay && delayServedBlocks(node, init.serveDelay);
 
   try {
     await node.start();
+    delaying?.check();
     signal?.throwIfAborted();
   } catch (err) {
     await node
@@ -156,6 +172,53 @@ export async function createNrpHelia<S extends ServiceMap = Record<never, never>
   }
   log('started %p on %s', node.libp2p.peerId, node.libp2p.getMultiaddrs().map(String).join(', '));
   return node;
+}
+
+/** What {@link delayServedBlocks} uses of @helia/bitswap 4's block broker: its network's `sendMessage`. */
+interface BitswapBrokerInternals {
+  name: string;
+  bitswap?: {
+    network?: {
+      sendMessage(peer: PeerId, message: { blocks: Map<string, unknown> }, options?: AbortOptions): Promise<void>;
+    };
+  };
+}
+
+/**
+ * Holds the bitswap messages that carry blocks to a peer for `delayFor(peer)` ms. @helia/bitswap 4 answers a
+ * peer's wants from that peer's own ledger queue, which hands each answer to its network's `sendMessage`: the
+ * wait goes there, so it delays that peer alone, ends when the ledger is stopped (its signal aborts), and leaves
+ * wantlists and what we fetch untouched. The broker is caught as the bitswap mixin adds it, during start.
+ * (libp2p 3.3's stream middleware would be the other place, but it adds the handler again on every stream, and
+ * a stream held before bitswap reads it can miss the remote's close.)
+ */
+function delayServedBlocks(helia: NrpHelia, delayFor: (peer: PeerId) => number): { check(): void } {
+  let installed = false;
+  const addBlockBroker = helia.addBlockBroker.bind(helia);
+  helia.addBlockBroker = (broker) => {
+    if (typeof broker !== 'function' && broker.name === 'bitswap') {
+      const network = (broker as unknown as BitswapBrokerInternals).bitswap?.network;
+      if (typeof network?.sendMessage === 'function') {
+        const send = network.sendMessage.bind(network);
+        network.sendMessage = async (peer, message, options) => {
+          const delay = message.blocks.size > 0 ? delayFor(peer) : 0;
+          if (delay > 0) {
+            log('holding %d blocks for %p for %d ms', message.blocks.size, peer, delay);
+            await sleep(delay, undefined, { signal: options?.signal });
+          }
+          return send(peer, message, options);
+        };
+        installed = true;
+      }
+    }
+    addBlockBroker(broker);
+  };
+  return {
+    // A penalty that silently does nothing is worse than a node that does not start.
+    check() {
+      if (!installed) throw new Error('Cannot delay served blocks: @helia/bitswap no longer has network.sendMessage');
+    },
+  };
 }
 
 interface Stores {
@@ -202,7 +265,8 @@ function libp2pOptions<S extends ServiceMap>(
       ...extra.addresses,
       listen: [...listen, ...(extra.addresses?.listen ?? [])],
     },
-    transports: [tcp(), ...(extra.transports ?? [])],
+    // Both always, so the node dials /ws peers too; it listens on WebSockets only where `listen` says /ws.
+    transports: [tcp(), webSockets(), ...(extra.transports ?? [])],
     connectionEncrypters: [noise(), ...(extra.connectionEncrypters ?? [])],
     streamMuxers: [yamux(), ...(extra.streamMuxers ?? [])],
     peerDiscovery: [...peerDiscovery, ...(extra.peerDiscovery ?? [])],

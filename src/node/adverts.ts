@@ -153,9 +153,8 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
     if (!detail.subscriptions.some((s) => s.topic === ADVERT_TOPIC && s.subscribe)) return;
     clearTimeout(this.#readvertiseTimer);
     this.#readvertiseTimer = setTimeout(() => {
-      const since = Date.now() - READVERTISE_WINDOW_MS;
-      const recent = this.#components.store.listContent().filter((content) => content.addedAt >= since);
-      for (const content of recent.slice(-READVERTISE_MAX_ITEMS)) {
+      const recent = this.#components.store.recentContent(Date.now() - READVERTISE_WINDOW_MS, READVERTISE_MAX_ITEMS);
+      for (const content of recent) {
         if (this.#components.isListed(CID.parse(content.cid))) continue;
         this.#advertise(CID.parse(content.cid), content.size, content.name).catch(() => {});
       }

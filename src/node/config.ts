@@ -1,11 +1,32 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { multiaddr as parseMultiaddr } from '@multiformats/multiaddr';
 import { isAddress } from 'viem';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 const multiaddr = z.string().regex(/^\//, 'a multiaddr starts with /');
+/** What the node can listen on: TCP, or WebSockets over TCP (`…/tcp/<port>/ws`). */
+const LISTENABLE = /^(ip4|ip6|dns|dns4|dns6)\/tcp(\/ws)?$/;
+const listenAddress = multiaddr.superRefine((value, context) => {
+  let names: string;
+  try {
+    names = parseMultiaddr(value)
+      .getComponents()
+      .map((component) => component.name)
+      .join('/');
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: `not a multiaddr: ${(error as Error).message}` });
+    return;
+  }
+  if (!LISTENABLE.test(names)) {
+    context.addIssue({
+      code: 'custom',
+      message: 'the node listens on TCP (/ip4/…/tcp/<port>) or WebSockets (/ip4/…/tcp/<port>/ws) only',
+    });
+  }
+});
 const address = z.string().refine((value) => isAddress(value), 'not an Ethereum address');
 const milliseconds = z.number().int().positive();
 
@@ -14,8 +35,8 @@ export const nodeConfigSchema = z
   .object({
     /** Where the node keeps its key, blocks, content, evidence, reports and verdicts. */
     dataDir: z.string().default(join(homedir(), '.nrp', 'node')),
-    /** Addresses to listen on. */
-    listen: z.array(multiaddr).default(['/ip4/127.0.0.1/tcp/4001']),
+    /** Addresses to listen on: TCP, and WebSockets for those ending in /ws (e.g. /ip4/0.0.0.0/tcp/4002/ws). */
+    listen: z.array(listenAddress).default(['/ip4/127.0.0.1/tcp/4001']),
     /** Peers to connect to at start, each ending in /p2p/<peer id>. */
     bootstrap: z.array(multiaddr).default([]),
     /** Find peers on the local network with multicast DNS. */

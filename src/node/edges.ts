@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
-import type { AbortOptions, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import type { AbortOptions, IdentifyResult, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { TypedEventEmitter } from 'main-event';
 import { type Migration, openDatabase } from '../utils/sqlite.js';
@@ -86,9 +86,15 @@ export interface RejectedEdgeEvent {
   message: string;
 }
 
+/** A neighbour does not speak the protocol (a rating server, a plain IPFS peer): no edge is tried with it. */
+export interface UnsupportedEdgeEvent {
+  peer: string;
+}
+
 export interface EdgeServiceEvents {
   edge: CustomEvent<EdgeEvent>;
   rejected: CustomEvent<RejectedEdgeEvent>;
+  unsupported: CustomEvent<UnsupportedEdgeEvent>;
 }
 
 /** The half a neighbour sent, or answered with, is not of the connection between it and this node at that time. */
@@ -107,6 +113,8 @@ interface Neighbour {
   lastAt?: number;
   failures: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** It does not speak the protocol, as far as we know: nothing is tried until identify says otherwise. */
+  unsupported?: boolean;
 }
 
 /**
@@ -127,6 +135,11 @@ interface Neighbour {
  * takes over when no edge arrives within `graceMs` past its own due time (the
  * `a` end may not run this service, or may have lost its timer), which costs
  * a second exchange only in that rare case.
+ *
+ * Only neighbours that speak the protocol are attested: a neighbour whose
+ * identify lists no `/nrp/edge/1.0.0` (a rating server, a plain IPFS peer),
+ * or that refuses the protocol, is left alone, with no retries, until a later
+ * identify (a reconnection) lists it.
  *
  * A half that is malformed, badly signed, of another statement, stale or sent
  * too often is refused (the stream is reset) and reported as a `rejected`
@@ -179,6 +192,7 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
     });
     libp2p.addEventListener('peer:connect', this.#onConnect);
     libp2p.addEventListener('peer:disconnect', this.#onDisconnect);
+    libp2p.addEventListener('peer:identify', this.#onIdentify);
     for (const peer of libp2p.getPeers()) this.#connected(peer);
   }
 
@@ -189,6 +203,7 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
     const { libp2p } = this.#components;
     libp2p.removeEventListener('peer:connect', this.#onConnect);
     libp2p.removeEventListener('peer:disconnect', this.#onDisconnect);
+    libp2p.removeEventListener('peer:identify', this.#onIdentify);
     for (const neighbour of this.#neighbours.values()) clearTimeout(neighbour.timer);
     this.#neighbours.clear();
     if (this.#started) {
@@ -311,6 +326,38 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
     this.#neighbours.delete(key);
   };
 
+  /** Identify says which protocols a neighbour speaks: stop or start attesting it accordingly. */
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>) => {
+    const { peerId, protocols } = event.detail;
+    const key = peerId.toString();
+    const neighbour = this.#neighbours.get(key);
+    if (!neighbour) return;
+    if (!protocols.includes(EDGE_PROTOCOL)) {
+      this.#unsupported(key, neighbour);
+    } else if (neighbour.unsupported) {
+      neighbour.unsupported = false;
+      neighbour.failures = 0;
+      log('%s speaks %s now', key, EDGE_PROTOCOL);
+      this.#schedule(key, this.#initiates(toPeerIdBytes(peerId)) ? 0 : this.#init.graceMs);
+    }
+  };
+
+  /** Leaves a neighbour alone: no exchange, no retry, until identify lists the protocol. */
+  #unsupported(key: string, neighbour: Neighbour) {
+    clearTimeout(neighbour.timer);
+    neighbour.timer = undefined;
+    if (neighbour.unsupported) return;
+    neighbour.unsupported = true;
+    log('%s does not speak %s: no edge with it', key, EDGE_PROTOCOL);
+    this.safeDispatchEvent('unsupported', { detail: { peer: key } });
+  }
+
+  /** Whether the peer store says `peer` speaks the protocol; yes when it does not know yet (identify pending). */
+  async #speaksEdge(peer: PeerId): Promise<boolean> {
+    const known = await this.#components.libp2p.peerStore.get(peer).catch(() => undefined);
+    return known === undefined || known.protocols.length === 0 || known.protocols.includes(EDGE_PROTOCOL);
+  }
+
   #connected(peerId: PeerId) {
     if (this.#controller.signal.aborted) return;
     const key = peerId.toString();
@@ -341,7 +388,7 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
   /** Attests the connection if no edge came within this end's period; then plans the next check. */
   async #due(key: string) {
     const neighbour = this.#neighbours.get(key);
-    if (!neighbour) return;
+    if (!neighbour || neighbour.unsupported) return;
     const period = this.#initiates(toPeerIdBytes(neighbour.peerId))
       ? this.#init.refreshMs
       : this.#init.refreshMs + this.#init.graceMs;
@@ -350,17 +397,22 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
       return;
     }
     try {
+      if (!(await this.#speaksEdge(neighbour.peerId))) {
+        this.#unsupported(key, neighbour);
+        return;
+      }
       await this.#attest(neighbour.peerId, {});
       neighbour.failures = 0;
       this.#schedule(key, period);
     } catch (error) {
       if (this.#controller.signal.aborted) return;
+      // Identify may not have told us yet; the refusal does. A later identify that lists it starts over.
+      if ((error as Error).name === 'UnsupportedProtocolError') {
+        this.#unsupported(key, neighbour);
+        return;
+      }
       neighbour.failures++;
-      // A peer that does not speak the protocol will not start to soon; anything else may pass.
-      const unsupported = (error as Error).name === 'UnsupportedProtocolError';
-      const delay = unsupported
-        ? this.#init.refreshMs
-        : Math.min(this.#init.refreshMs, this.#init.retryMinMs * 2 ** (neighbour.failures - 1));
+      const delay = Math.min(this.#init.refreshMs, this.#init.retryMinMs * 2 ** (neighbour.failures - 1));
       log('could not attest the edge with %s (retry in %d ms): %s', key, delay, (error as Error).message);
       this.#schedule(key, delay);
     }

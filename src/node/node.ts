@@ -55,8 +55,8 @@ export interface NrpNode {
 }
 
 /**
- * Starts a node: one libp2p host (tcp, noise, yamux, identify, ping,
- * gossipsub) carrying both bitswap and the advert gossip, over a blockstore
+ * Starts a node: one libp2p host (tcp, WebSockets, noise, yamux, identify,
+ * ping, gossipsub) carrying both bitswap and the advert gossip, over a blockstore
  * that refuses listed blocks to everyone. When a list moves to a new
  * version, content it now lists is dropped from the store and never
  * advertised again.
@@ -85,6 +85,8 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
     bootstrap: init.bootstrap,
     mdns: init.mdns,
     signal: init.signal,
+    // A delayed peer gets the blocks it asks for late, as it gets our adverts late.
+    serveDelay: (peer) => penalties.delayFor(peer.toString()),
     wrapBlockstore: (store) => {
       rawBlockstore = store;
       return enforcingBlockstore(store, isListed);

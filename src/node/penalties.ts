@@ -99,7 +99,7 @@ export interface PenaltyManagerComponents {
 }
 
 export interface PenaltyManagerInit {
-  /** Milliseconds to hold what a delayed peer sends. Default 2,000. */
+  /** Milliseconds to hold what a delayed peer sends, and the blocks served to it. Default 2,000. */
   delayMs?: number;
   /**
    * Gossipsub's application score (P5) for a delayed peer. Any negative score takes a peer out of the mesh;
@@ -133,7 +133,8 @@ export type PenaltyLibp2p = Pick<Libp2p, 'hangUp' | 'getConnections'>;
  * - `disconnect`: hangs up on the peer, and its {@link connectionGater}
  *   refuses dials to and from it until the deciding verdicts expire;
  * - `delay`: {@link appSpecificScore} takes it out of the gossipsub mesh, and
- *   {@link delayFor} tells the advert service how long to hold its adverts.
+ *   {@link delayFor} tells the advert service how long to hold its adverts
+ *   and bitswap how long to hold the blocks it serves to that peer.
  *
  * Every answer is computed from the verdicts at the time of asking, so an
  * expired verdict stops counting at once; new verdicts, and a timer at the
@@ -200,7 +201,10 @@ export class PenaltyManager extends TypedEventEmitter<PenaltyManagerEvents> {
     return this.#penalties;
   }
 
-  /** Milliseconds to hold what `peer` sends: for the advert service's `delayFrom`. Bound, so it can be passed as is. */
+  /**
+   * Milliseconds to hold what `peer` sends and the blocks served to it: for the advert service's `delayFrom` and
+   * Helia's `serveDelay`. Bound, so it can be passed as is.
+   */
   readonly delayFor = (peer: string): number => (this.penaltyOf(peer).kind === 'none' ? 0 : this.#init.delayMs);
 
   /** Gossipsub's P5 score for `peer`: 0, or negative for penalised peers. Bound, for `scoreParams`. */

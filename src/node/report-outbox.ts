@@ -28,6 +28,26 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Sightings of a refused report, to be sent again: those the server refused because its list did not hold
+      -- their entry yet (refusals > 0, due at next_attempt_at), and the others of that report (due at once).
+      -- in_report is the waiting report that carries one again; its ack settles the row.
+      CREATE TABLE held_sightings (
+        server TEXT NOT NULL,
+        cid TEXT NOT NULL,
+        from_peer TEXT NOT NULL,
+        sighting BLOB NOT NULL,
+        held_since INTEGER NOT NULL,
+        refusals INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        in_report INTEGER,
+        PRIMARY KEY (server, cid, from_peer)
+      );
+      CREATE INDEX held_sightings_due ON held_sightings (server, next_attempt_at);
+    `,
+  },
 ];
 
 /** A report waiting in the outbox. */
@@ -49,11 +69,57 @@ export interface OutboxEntry {
   lastError?: string;
 }
 
+/** Which sighting: a neighbour's advert of one CID. */
+export interface SightingKey {
+  cid: string;
+  fromPeer: string;
+}
+
 /** What a new report adds to the outbox. */
 export type NewOutboxEntry = Pick<OutboxEntry, 'server' | 'seq' | 'report' | 'time' | 'edges' | 'sightings'> & {
   /** The id of the last evidence row this report covers (or skipped as unreportable). */
   evidenceCursor: number;
+  /** Held sightings this report carries again. */
+  held?: readonly SightingKey[];
 };
+
+/** A sighting of a refused report, waiting to be sent to its server again. */
+export interface HeldSighting extends SightingKey {
+  server: string;
+  /** The encoded sighting (`encodeSighting`). */
+  sighting: Uint8Array;
+  /** When it was first held. */
+  heldSince: number;
+  /** How often the server refused it because its list did not hold the entry. */
+  refusals: number;
+  /** Not sent again before this time (ms since the epoch). */
+  nextAttemptAt: number;
+}
+
+/** A sighting of a report that the server refused as unlisted: `refused` if it is the one it named. */
+export interface SightingToHold extends SightingKey {
+  sighting: Uint8Array;
+  refused: boolean;
+}
+
+export interface HoldOptions {
+  now?: number;
+  /** A refused sighting held this long is given up. */
+  maxHoldMs: number;
+  /** A sighting refused more often than this is given up. */
+  maxRefusals: number;
+  /** Milliseconds to wait after the `refusals`-th refusal. */
+  backoff: (refusals: number) => number;
+}
+
+export interface HoldResult {
+  /** Refused sightings kept for a later attempt. */
+  held: number;
+  /** Sightings of the report that were not refused, due again at once. */
+  resent: number;
+  /** Refused sightings given up, past `maxHoldMs` or `maxRefusals`. */
+  dropped: HeldSighting[];
+}
 
 /** Per-server progress: the last sequence number used and how far into the evidence reports reach. */
 export interface ServerProgress {
@@ -126,7 +192,91 @@ export class ReportOutbox {
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(entry.server, entry.seq, entry.report, entry.time, entry.edges, entry.sightings, now);
+      const carry = this.#db.prepare(
+        'UPDATE held_sightings SET in_report = ? WHERE server = ? AND cid = ? AND from_peer = ?',
+      );
+      for (const key of entry.held ?? []) carry.run(entry.seq, entry.server, key.cid, key.fromPeer);
     });
+  }
+
+  /**
+   * Moves the server's evidence cursor forward without a report, past evidence that is not for this server.
+   * Only for a server that has progress already (a report was queued for it before).
+   */
+  advanceCursor(server: string, evidenceCursor: number) {
+    this.#db
+      .prepare('UPDATE servers SET evidence_cursor = MAX(evidence_cursor, ?) WHERE server = ?')
+      .run(evidenceCursor, server);
+  }
+
+  /** Deletes a report the server answered, and settles the held sightings it carried (sent, or refused for good). */
+  settle(server: string, seq: number) {
+    transaction(this.#db, () => {
+      this.remove(server, seq);
+      this.#db.prepare('DELETE FROM held_sightings WHERE server = ? AND in_report = ?').run(server, seq);
+    });
+  }
+
+  /**
+   * Deletes a report the server refused because its list did not hold an entry yet, and keeps its sightings
+   * to send again: the refused ones after a backoff, unless held too long or refused too often (then they
+   * are given up), the others at once. All or nothing.
+   */
+  hold(server: string, seq: number, sightings: readonly SightingToHold[], options: HoldOptions): HoldResult {
+    const now = options.now ?? Date.now();
+    const result: HoldResult = { held: 0, resent: 0, dropped: [] };
+    transaction(this.#db, () => {
+      this.remove(server, seq);
+      const find = this.#db.prepare('SELECT * FROM held_sightings WHERE server = ? AND cid = ? AND from_peer = ?');
+      const upsert = this.#db.prepare(
+        `INSERT INTO held_sightings (server, cid, from_peer, sighting, held_since, refusals, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (server, cid, from_peer) DO UPDATE SET sighting = excluded.sighting,
+           refusals = excluded.refusals, next_attempt_at = excluded.next_attempt_at, in_report = NULL`,
+      );
+      const drop = this.#db.prepare('DELETE FROM held_sightings WHERE server = ? AND cid = ? AND from_peer = ?');
+      for (const item of sightings) {
+        const row = find.get(server, item.cid, item.fromPeer);
+        const before = row ? toHeld(row) : undefined;
+        const heldSince = before?.heldSince ?? now;
+        const refusals = (before?.refusals ?? 0) + (item.refused ? 1 : 0);
+        if (item.refused && (refusals > options.maxRefusals || now - heldSince >= options.maxHoldMs)) {
+          drop.run(server, item.cid, item.fromPeer);
+          result.dropped.push({ ...item, server, heldSince, refusals, nextAttemptAt: 0 });
+          continue;
+        }
+        const nextAttemptAt = item.refused ? now + options.backoff(refusals) : 0;
+        upsert.run(server, item.cid, item.fromPeer, item.sighting, heldSince, refusals, nextAttemptAt);
+        if (item.refused) result.held++;
+        else result.resent++;
+      }
+      // Carried by this report but left out of what was sent (too old by then): nothing more to do for them.
+      this.#db.prepare('DELETE FROM held_sightings WHERE server = ? AND in_report = ?').run(server, seq);
+    });
+    return result;
+  }
+
+  /** Held sightings of `server` due by `now` and not in a waiting report, the longest held first. */
+  dueHeld(server: string, now: number, limit: number): HeldSighting[] {
+    return this.#db
+      .prepare(
+        `SELECT * FROM held_sightings WHERE server = ? AND in_report IS NULL AND next_attempt_at <= ?
+         ORDER BY held_since, cid LIMIT ?`,
+      )
+      .all(server, now, limit)
+      .map(toHeld);
+  }
+
+  /** Gives up a held sighting (it cannot be reported any more). */
+  dropHeld(server: string, key: SightingKey) {
+    this.#db
+      .prepare('DELETE FROM held_sightings WHERE server = ? AND cid = ? AND from_peer = ?')
+      .run(server, key.cid, key.fromPeer);
+  }
+
+  /** Every held sighting, by server and age. */
+  listHeld(): HeldSighting[] {
+    return this.#db.prepare('SELECT * FROM held_sightings ORDER BY server, held_since, cid').all().map(toHeld);
   }
 
   /** The server's waiting report with the lowest sequence number: the only one that may be sent. */
@@ -172,6 +322,18 @@ export class ReportOutbox {
   remove(server: string, seq: number) {
     this.#db.prepare('DELETE FROM outbox WHERE server = ? AND seq = ?').run(server, seq);
   }
+}
+
+function toHeld(row: Record<string, unknown>): HeldSighting {
+  return {
+    server: row.server as string,
+    cid: row.cid as string,
+    fromPeer: row.from_peer as string,
+    sighting: new Uint8Array(row.sighting as Uint8Array),
+    heldSince: Number(row.held_since),
+    refusals: Number(row.refusals),
+    nextAttemptAt: Number(row.next_attempt_at),
+  };
 }
 
 function toEntry(row: Record<string, unknown>): OutboxEntry {

@@ -3,12 +3,13 @@ import { logger } from '@libp2p/logger';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { TypedEventEmitter } from 'main-event';
+import { CID } from 'multiformats/cid';
 import { PollingLoop } from '../utils/polling-loop.js';
 import { decodeAdvert } from './protocol/advert.js';
 import { type CborRecord, decodeMessage, encodeMessage, readCount, readRecord, readString } from './protocol/codec.js';
 import { type EdgeAttestation, encodeEdge } from './protocol/edge.js';
 import { MessageDecodeError, ProtocolError } from './protocol/errors.js';
-import { type PeerIdBytes, peerIdBytesOfKey, samePeer, toPeerIdBytes } from './protocol/peer.js';
+import { type PeerIdBytes, peerIdBytesOfKey, peerIdToString, samePeer, toPeerIdBytes } from './protocol/peer.js';
 import {
   createReport,
   decodeReport,
@@ -20,12 +21,13 @@ import {
 } from './protocol/report.js';
 import {
   createSighting,
+  decodeSighting,
   encodeSighting,
   SIGHTING_MAX_AGE_MS,
   type Sighting,
   verifySighting,
 } from './protocol/sighting.js';
-import { type OutboxEntry, ReportOutbox } from './report-outbox.js';
+import { type HeldSighting, type OutboxEntry, ReportOutbox, type SightingKey } from './report-outbox.js';
 import { request } from './rpc.js';
 import type { EvidenceRecord, NodeStore } from './store.js';
 
@@ -76,12 +78,24 @@ function parseAck(value: unknown): ReportAck {
   return ack;
 }
 
+/**
+ * The reason code a rating server's refusal starts with when a sighting names content its list does not hold
+ * (`"unlisted-entry: sightings[3]: bafy… is not on this server's list"`). A node that synced a new list version
+ * before the server did gets it; the sightings are held and sent again (see {@link Reporter}).
+ */
+export const UNLISTED_ENTRY_REASON = 'unlisted-entry';
+
 /** A rating server this node reports to, as the registry lists it. */
 export interface ReportServer {
   /** The server's libp2p peer id (its signing key). */
   peerId: string;
   /** Where to reach it; each gets `/p2p/<peerId>` if it has none. Empty: whatever the peer store knows. */
   multiaddrs: string[];
+  /**
+   * Whether the list this server enforces lists `cid`, as this node knows that list. The server gets only
+   * sightings of content it lists (it refuses a whole report for one it does not). Absent: every sighting.
+   */
+  isListed?: (cid: CID) => boolean;
 }
 
 export interface ReporterInit {
@@ -102,6 +116,15 @@ export interface ReporterInit {
   resignAfterMs?: number;
   /** Reports built per server per round at most, when evidence piled up. Default 10. */
   maxReportsPerRound?: number;
+  /** Evidence rows read from the store at a time while building reports. Default 1,000. */
+  evidencePageSize?: number;
+  /**
+   * How long a sighting the server refused as unlisted (its list has not caught up with ours yet) is kept and
+   * sent again, with backoff, before it is given up. Default one hour.
+   */
+  maxHoldMs?: number;
+  /** A held sighting refused more often than this is given up. Default 20. */
+  maxHoldRefusals?: number;
 }
 
 export interface ReporterComponents {
@@ -147,6 +170,19 @@ export interface RejectedEvent {
   sightings: number;
 }
 
+export interface HeldEvent {
+  server: string;
+  seq: number;
+  /** The server's reason, starting with {@link UNLISTED_ENTRY_REASON}. */
+  reason: string;
+  /** Sightings the server refused as unlisted, held to be sent again after a backoff. */
+  held: number;
+  /** The other sightings of the refused report, going out again at once in a new report. */
+  resent: number;
+  /** Refused sightings given up: held longer than `maxHoldMs`, or refused more than `maxHoldRefusals` times. */
+  dropped: number;
+}
+
 export interface ReporterEvents {
   /** A report was signed and put in the outbox. */
   queued: CustomEvent<QueuedEvent>;
@@ -156,6 +192,8 @@ export interface ReporterEvents {
   failed: CustomEvent<FailedEvent>;
   /** The server refused a report; it is dropped, since resending it cannot help. */
   rejected: CustomEvent<RejectedEvent>;
+  /** The server refused a report as naming unlisted content; its sightings are held and sent again. */
+  held: CustomEvent<HeldEvent>;
 }
 
 /** A report waiting for delivery, for `nrp node status`. */
@@ -203,12 +241,22 @@ const SIGHTING_REPORTABLE_MS = SIGHTING_MAX_AGE_MS - REPORT_MAX_AGE_MS;
  * for a retry with exponential backoff. Reports never overtake each other, so
  * a server sees each reporter's sequence numbers ascend.
  *
- * Evidence that piled up is split over several reports within the protocol's
- * limits; evidence that no longer verifies (a bad or too old advert) is
- * skipped with a log line, since it would make the server refuse the whole
- * report. While a server is down, at most one report without evidence waits
- * for it; a report that waited long is signed again, same sequence number, so
- * it is never refused as stale. If a lost ack makes the server see a sequence
+ * Evidence that piled up is read a page at a time and split over several
+ * reports within the protocol's limits; evidence that no longer verifies (a
+ * bad or too old advert), or of content the server's list does not list
+ * (`ReportServer.isListed`), is skipped with a log line, since it would make
+ * the server refuse the whole report.
+ *
+ * A node may sync a new list version before its server does; the server then
+ * refuses the report as naming an unlisted entry ({@link UNLISTED_ENTRY_REASON}).
+ * Its sightings are not lost: the one the server named is held and sent again
+ * with backoff (the server's list catches up meanwhile) for up to `maxHoldMs`
+ * or `maxHoldRefusals` refusals, and the others go out again at once in a new
+ * report. They survive a restart like the outbox.
+ *
+ * While a server is down, at most one report without evidence waits for it;
+ * a report that waited long is signed again, same sequence number, so it is
+ * never refused as stale. If a lost ack makes the server see a sequence
  * number twice, it refuses the second copy as a replay, which is right: it
  * already has it.
  *
@@ -236,6 +284,8 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
   readonly #controller = new AbortController();
   readonly #pumps = new Map<string, Promise<void>>();
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Servers kicked while their pump was finishing: kicked again when it is done. */
+  readonly #rekick = new Set<string>();
   /** Builds run one at a time: each takes the next sequence number. */
   #building: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -250,6 +300,9 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
       requestTimeoutMs: init.requestTimeoutMs ?? 10_000,
       resignAfterMs: init.resignAfterMs ?? REPORT_MAX_AGE_MS / 2,
       maxReportsPerRound: init.maxReportsPerRound ?? 10,
+      evidencePageSize: init.evidencePageSize ?? 1_000,
+      maxHoldMs: init.maxHoldMs ?? 60 * 60_000,
+      maxHoldRefusals: init.maxHoldRefusals ?? 20,
     };
     this.#self = peerIdBytesOfKey(components.privateKey);
     this.setServers(init.servers ?? []);
@@ -322,6 +375,11 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
     }));
   }
 
+  /** Sightings held to be sent again after a server refused them as unlisted, by server and age. */
+  held(): Omit<HeldSighting, 'sighting'>[] {
+    return this.#outbox.listHeld().map(({ sighting: _, ...held }) => held);
+  }
+
   /**
    * Builds and queues a report for every followed server now (the periodic round does this too), and
    * returns what it queued. Delivery starts in the background; see {@link Reporter.flush} to wait for it.
@@ -367,27 +425,55 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
     const progress = this.#outbox.progress(server);
     let cursor = progress?.evidenceCursor ?? 0;
     let lastSeq = progress?.lastSeq;
-    let evidence = this.#components.store.listEvidence({ afterId: cursor });
+    const isListed = this.#servers.get(server)?.server.isListed;
+    const evidence = new EvidencePages(this.#components.store, cursor, this.#init.evidencePageSize);
+    const held = this.#outbox.dueHeld(server, Date.now(), MAX_REPORT_SIGHTINGS);
     // A report without evidence still says "I report to you, and these are my neighbours"; one waiting is enough.
-    if (evidence.length === 0 && this.#outbox.count(server) > 0) return queued;
+    if (held.length === 0 && evidence.peek() === undefined && this.#outbox.count(server) > 0) return queued;
     do {
       const edges = fitEdges(this.#ownEdges(), ENVELOPE_BYTES);
       let budget = MAX_REPORT_BYTES - ENVELOPE_BYTES - edges.bytes;
       const sightings: Sighting[] = [];
+      const carried: SightingKey[] = [];
       let used = 0;
-      for (const record of evidence) {
-        if (sightings.length >= MAX_REPORT_SIGHTINGS) break;
-        const sighting = await this.#sightingOf(record);
+      // Held sightings first: they are the oldest.
+      while (held.length > 0 && sightings.length < MAX_REPORT_SIGHTINGS) {
+        const [next] = held;
+        const sighting = this.#heldSighting(next);
         if (sighting) {
-          const bytes = encodeSighting(sighting).length;
-          if (bytes > budget) break;
-          budget -= bytes;
+          if (next.sighting.length > budget) break;
+          budget -= next.sighting.length;
           sightings.push(sighting);
+          carried.push({ cid: next.cid, fromPeer: next.fromPeer });
+        } else {
+          this.#outbox.dropHeld(server, next);
         }
-        cursor = record.id;
+        held.shift();
         used++;
       }
-      evidence = evidence.slice(used);
+      for (let record = evidence.peek(); record; record = evidence.peek()) {
+        if (sightings.length >= MAX_REPORT_SIGHTINGS) break;
+        if (isListed && !isListed(CID.parse(record.cid))) {
+          log('evidence %d is of %s, which the list of %s does not list: not for it', record.id, record.cid, server);
+        } else {
+          const sighting = await this.#sightingOf(record);
+          if (sighting) {
+            const bytes = encodeSighting(sighting).length;
+            if (bytes > budget) break;
+            budget -= bytes;
+            sightings.push(sighting);
+          }
+        }
+        cursor = record.id;
+        evidence.next();
+        used++;
+      }
+      if (this.#closed) break;
+      if (sightings.length === 0 && this.#outbox.count(server) > 0) {
+        // Only evidence that is not for this server: no second report without sightings, but move past it.
+        this.#outbox.advanceCursor(server, cursor);
+        break;
+      }
       const seq = lastSeq === undefined ? Date.now() : lastSeq + 1;
       const report = await createReport(this.#components.privateKey, { seq, edges: edges.edges, sightings });
       if (this.#closed) break;
@@ -399,6 +485,7 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
         edges: report.edges.length,
         sightings: sightings.length,
         evidenceCursor: cursor,
+        held: carried,
       });
       lastSeq = seq;
       const event = { server, seq, edges: report.edges.length, sightings: sightings.length };
@@ -407,8 +494,20 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
       queued.push(event);
       // Nothing fitted (cannot happen within the protocol's limits): stop rather than queue empty reports.
       if (used === 0) break;
-    } while (evidence.length > 0 && queued.length < this.#init.maxReportsPerRound);
+    } while ((held.length > 0 || evidence.peek() !== undefined) && queued.length < this.#init.maxReportsPerRound);
     return queued;
+  }
+
+  /** A held sighting, or undefined (logged) if it grew too old to verify by the time it arrives. */
+  #heldSighting(held: HeldSighting): Sighting | undefined {
+    try {
+      const sighting = decodeSighting(held.sighting);
+      if (sighting.advert.time < Date.now() - SIGHTING_REPORTABLE_MS) throw new ProtocolError('its advert is too old');
+      return sighting;
+    } catch (error) {
+      log('held sighting of %s from %s is given up: %s', held.cid, held.fromPeer, (error as Error).message);
+      return undefined;
+    }
   }
 
   /** A stored piece of evidence as a sighting, or undefined (logged) if a server could not verify it. */
@@ -434,15 +533,32 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
       .filter((edge) => samePeer(edge.a, this.#self) || samePeer(edge.b, this.#self));
   }
 
-  /** Starts delivering to `server` unless it already is. */
+  /** Starts delivering to `server` unless it already is (then it looks again when it is done). */
   #kick(server: string) {
-    if (this.#closed || this.#pumps.has(server) || !this.#servers.has(server)) return;
+    if (this.#closed || !this.#servers.has(server)) return;
+    if (this.#pumps.has(server)) {
+      this.#rekick.add(server);
+      return;
+    }
     clearTimeout(this.#timers.get(server));
     this.#timers.delete(server);
     const pump = this.#pump(server)
       .catch((error) => log.error('delivery to %s stopped: %e', server, error))
-      .finally(() => this.#pumps.delete(server));
+      .finally(() => {
+        this.#pumps.delete(server);
+        if (this.#rekick.delete(server)) this.#kick(server);
+      });
     this.#pumps.set(server, pump);
+  }
+
+  /** Builds a report for `server` now, after any build under way, and delivers it. */
+  #rebuild(server: string) {
+    const run = this.#building.then(async () => {
+      if (this.#closed || !this.#servers.has(server)) return;
+      await this.#buildFor(server);
+      this.#kick(server);
+    });
+    this.#building = run.catch((error) => log.error('could not build a report for %s: %e', server, error));
   }
 
   /** Sends the server's reports in order until none is left or the next is not due; then sets a timer. */
@@ -466,8 +582,9 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
     const target = this.#servers.get(server)?.target;
     if (!target) return;
     let ack: ReportAck;
+    let bytes = entry.report;
     try {
-      const bytes = Date.now() - entry.time > this.#init.resignAfterMs ? await this.#resign(entry) : entry.report;
+      if (Date.now() - entry.time > this.#init.resignAfterMs) bytes = await this.#resign(entry);
       const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(this.#init.requestTimeoutMs)]);
       const response = await request(this.#components.libp2p, target, REPORT_PROTOCOL, bytes, {
         signal,
@@ -492,17 +609,62 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
       return;
     }
     if (this.#closed) return;
-    this.#outbox.remove(server, entry.seq);
     if (ack.accepted) {
+      this.#outbox.settle(server, entry.seq);
       log('report %d accepted by %s', entry.seq, server);
       this.safeDispatchEvent('sent', { detail: { server, seq: entry.seq, attempts: entry.attempts } });
+    } else if (ack.reason?.split(':', 1)[0] === UNLISTED_ENTRY_REASON && entry.sightings > 0) {
+      this.#holdUnlisted(server, entry.seq, bytes, ack.reason);
     } else {
+      this.#outbox.settle(server, entry.seq);
       const reason = ack.reason ?? 'no reason given';
       log.error('report %d refused by %s, dropped: %s', entry.seq, server, reason);
       this.safeDispatchEvent('rejected', {
         detail: { server, seq: entry.seq, reason, sightings: entry.sightings },
       });
     }
+  }
+
+  /**
+   * The server's list does not hold an entry we report: it has not synced the version we have, or it will
+   * never list it. Holds the sighting it named (all of them if it named none) for a later try, and sends the
+   * others again at once.
+   */
+  #holdUnlisted(server: string, seq: number, sent: Uint8Array, reason: string) {
+    const { sightings } = decodeReport(sent);
+    const named = /sightings\[(\d+)\]/.exec(reason);
+    const refusedIndex = named && Number(named[1]) < sightings.length ? Number(named[1]) : undefined;
+    const result = this.#outbox.hold(
+      server,
+      seq,
+      sightings.map((sighting, i) => ({
+        cid: sighting.cid.toString(),
+        fromPeer: peerIdToString(sighting.fromPeer),
+        sighting: encodeSighting(sighting),
+        refused: refusedIndex === undefined || refusedIndex === i,
+      })),
+      {
+        maxHoldMs: this.#init.maxHoldMs,
+        maxRefusals: this.#init.maxHoldRefusals,
+        backoff: (refusals) => backoff(refusals, this.#init.retryMinMs, this.#init.retryMaxMs),
+      },
+    );
+    log(
+      'report %d refused by %s (%s): %d sightings held, %d sent again, %d given up',
+      seq,
+      server,
+      reason,
+      result.held,
+      result.resent,
+      result.dropped.length,
+    );
+    for (const dropped of result.dropped) {
+      log.error('gave up reporting %s from %s to %s: its list never listed it', dropped.cid, dropped.fromPeer, server);
+    }
+    this.safeDispatchEvent('held', {
+      detail: { server, seq, reason, held: result.held, resent: result.resent, dropped: result.dropped.length },
+    });
+    if (result.resent > 0) this.#rebuild(server);
   }
 
   /** Signs a waiting report again with the same sequence number, a new time and the current edges. */
@@ -532,6 +694,35 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
     }
     log('re-signed report %d to %s', entry.seq, entry.server);
     return bytes;
+  }
+}
+
+/** Evidence past a cursor, read from the store a page at a time. */
+class EvidencePages {
+  readonly #store: Pick<NodeStore, 'listEvidence'>;
+  readonly #size: number;
+  #afterId: number;
+  #page: EvidenceRecord[] = [];
+  #done = false;
+
+  constructor(store: Pick<NodeStore, 'listEvidence'>, afterId: number, size: number) {
+    this.#store = store;
+    this.#afterId = afterId;
+    this.#size = size;
+  }
+
+  /** The next record, reading the next page when the current one is used up. */
+  peek(): EvidenceRecord | undefined {
+    if (this.#page.length === 0 && !this.#done) {
+      this.#page = this.#store.listEvidence({ afterId: this.#afterId, limit: this.#size });
+      this.#done = this.#page.length < this.#size;
+    }
+    return this.#page[0];
+  }
+
+  next() {
+    const record = this.#page.shift();
+    if (record) this.#afterId = record.id;
   }
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { unixfs } from '@helia/unixfs';
 import { logger } from '@libp2p/logger';
 import { peerIdFromString } from '@libp2p/peer-id';
+import type { CID } from 'multiformats/cid';
 import { type Address, getAddress } from 'viem';
 import { getChainId } from 'viem/actions';
 import { chainFromId, createNrpClients } from '../chain/clients.js';
@@ -42,6 +43,8 @@ export interface NodeStatus {
   penalties: ({ peer: string } & ReturnType<NrpNode['penalties']['penaltyOf']>)[];
   /** Reports waiting to reach a rating server. */
   pendingReports: ReturnType<NrpNode['reporter']['pending']>;
+  /** Sightings a server refused because its list has not caught up yet, held to be sent again. */
+  heldSightings: ReturnType<NrpNode['reporter']['held']>;
   lists: { list: string; version: string; count: number; payloadCid?: string }[];
   content: number;
   evidence: number;
@@ -171,12 +174,18 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     penalties: { delayMs: config.penalties.delayMs },
   });
   const running = node;
-  // Report to every followed server at the addresses configured, or else registered; follow registry changes.
+  const listSyncs = new Map([...listAddresses].map((address, i) => [address, lists[i]]));
+  // Report to every followed server at the addresses configured, or else registered, only sightings of content
+  // its own list lists (a server refuses a whole report for one it does not); follow registry changes.
   const reportTo = () =>
     running.reporter.setServers(
       config.servers.flatMap((server) => {
         const multiaddrs = server.multiaddrs ?? registered(server)?.multiaddrs ?? [];
-        return multiaddrs.length > 0 ? [{ peerId: server.peerId, multiaddrs }] : [];
+        const list = server.list ?? registered(server)?.list;
+        const sync = list === undefined ? undefined : listSyncs.get(getAddress(list));
+        // A list not synced here (registered after start): every sighting, and the server sorts them out.
+        const isListed = sync && ((cid: CID) => sync.hasCid(cid));
+        return multiaddrs.length > 0 ? [{ peerId: server.peerId, multiaddrs, ...(isListed && { isListed }) }] : [];
       }),
     );
   reportTo();
@@ -198,6 +207,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     })),
     penalties: [...running.penalties.penalties].map(([peer, penalty]) => ({ peer, ...penalty })),
     pendingReports: running.reporter.pending(),
+    heldSightings: running.reporter.held(),
     content: running.store.countContent(),
     evidence: running.store.countEvidence(),
   });

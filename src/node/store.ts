@@ -26,6 +26,13 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Recent content is advertised again to neighbours that join: found without reading the whole table.
+      CREATE INDEX content_by_added_at ON content (added_at);
+    `,
+  },
 ];
 
 export interface ContentRecord {
@@ -45,6 +52,16 @@ export interface EvidenceRecord {
   /** The neighbour's signed advert, as it arrived. */
   advert: Uint8Array;
   seenAt: number;
+}
+
+function toContent(row: Record<string, unknown>): ContentRecord {
+  return {
+    cid: row.cid as string,
+    size: Number(row.size),
+    ...(row.name !== null && { name: row.name as string }),
+    ...(row.from_peer !== null && { fromPeer: row.from_peer as string }),
+    addedAt: Number(row.added_at),
+  };
 }
 
 /**
@@ -82,13 +99,21 @@ export class NodeStore {
     return this.#db
       .prepare('SELECT cid, size, name, from_peer, added_at FROM content ORDER BY added_at')
       .all()
-      .map((row) => ({
-        cid: row.cid as string,
-        size: Number(row.size),
-        ...(row.name !== null && { name: row.name as string }),
-        ...(row.from_peer !== null && { fromPeer: row.from_peer as string }),
-        addedAt: Number(row.added_at),
-      }));
+      .map(toContent);
+  }
+
+  /**
+   * The newest `limit` items added at or after `since` (ms), oldest first: what a node advertises again to a
+   * neighbour that joins. Reads only those rows (an index on `added_at`), however much content the node holds.
+   */
+  recentContent(since: number, limit: number): ContentRecord[] {
+    return this.#db
+      .prepare(
+        `SELECT * FROM (SELECT cid, size, name, from_peer, added_at FROM content WHERE added_at >= ?
+         ORDER BY added_at DESC LIMIT ?) ORDER BY added_at`,
+      )
+      .all(since, limit)
+      .map(toContent);
   }
 
   countContent(): number {
@@ -114,13 +139,17 @@ export class NodeStore {
     return Number((this.#db.prepare('SELECT COUNT(*) AS n FROM evidence').get() as { n: number }).n);
   }
 
-  /** Evidence in the order it was collected, optionally only after `afterId` (for reports). */
-  listEvidence(options: { afterId?: number; fromPeer?: string } = {}): EvidenceRecord[] {
+  /**
+   * Evidence in the order it was collected, optionally only after `afterId` and at most `limit` rows: a reader
+   * of a long backlog pages through it, passing the last id it got as the next `afterId`.
+   */
+  listEvidence(options: { afterId?: number; fromPeer?: string; limit?: number } = {}): EvidenceRecord[] {
+    const limit = options.limit ?? -1;
     const rows = options.fromPeer
       ? this.#db
-          .prepare('SELECT * FROM evidence WHERE id > ? AND from_peer = ? ORDER BY id')
-          .all(options.afterId ?? 0, options.fromPeer)
-      : this.#db.prepare('SELECT * FROM evidence WHERE id > ? ORDER BY id').all(options.afterId ?? 0);
+          .prepare('SELECT * FROM evidence WHERE id > ? AND from_peer = ? ORDER BY id LIMIT ?')
+          .all(options.afterId ?? 0, options.fromPeer, limit)
+      : this.#db.prepare('SELECT * FROM evidence WHERE id > ? ORDER BY id LIMIT ?').all(options.afterId ?? 0, limit);
     return rows.map((row) => ({
       id: Number(row.id),
       entryId: new Uint8Array(row.entry_id as Uint8Array),

@@ -122,6 +122,72 @@ describe('createNrpHelia', function () {
     expect(await b.blockstore.has(refused.cid)).to.equal(false);
   });
 
+  it('holds the blocks it serves to a peer for as long as serveDelay says, while other peers get them at once', async () => {
+    let slow = '';
+    const asked: string[] = [];
+    const a = await startNode({
+      serveDelay: (peer) => {
+        asked.push(peer.toString());
+        return peer.toString() === slow ? 1_500 : 0;
+      },
+    });
+    const [b, c] = [await startNode(), await startNode()];
+    slow = b.libp2p.peerId.toString();
+    // B and C know only A, so each gets the block from A and from nobody else.
+    await connect(b, a);
+    await connect(c, a);
+    const block = await cborBlock({ served: 'late to one peer' });
+    await a.blockstore.put(block.cid, block.bytes);
+    const timed = async (node: NrpHelia) => {
+      const start = Date.now();
+      const bytes = await getBlock(node.blockstore, block.cid, { signal: AbortSignal.timeout(10_000) });
+      return { bytes, ms: Date.now() - start };
+    };
+
+    const [late, prompt] = await Promise.all([timed(b), timed(c)]);
+    expect(late.bytes).to.deep.equal(block.bytes);
+    expect(prompt.bytes).to.deep.equal(block.bytes);
+    expect(late.ms).to.be.at.least(1_500);
+    expect(prompt.ms).to.be.below(1_000);
+    expect(asked).to.include.members([b.libp2p.peerId.toString(), c.libp2p.peerId.toString()]);
+  });
+
+  it('stops at once while it holds blocks for a peer, and that peer never gets them', async () => {
+    const a = await createNrpHelia({ serveDelay: () => 30_000 });
+    const b = await startNode();
+    await connect(b, a);
+    const block = await cborBlock({ served: 'never' });
+    await a.blockstore.put(block.cid, block.bytes);
+    const fetching = getBlock(b.blockstore, block.cid, { signal: AbortSignal.timeout(3_000) });
+    await waitFor(() => a.libp2p.getConnections(b.libp2p.peerId).length > 0, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    const stopping = Date.now();
+    await a.stop();
+    expect(Date.now() - stopping).to.be.below(5_000);
+    // Whatever B's bitswap makes of a provider that went away, it has no block.
+    expect(await rejection(fetching)).to.be.instanceOf(Error);
+    expect(await b.blockstore.has(block.cid)).to.equal(false);
+  });
+
+  it('listens on and dials WebSockets addresses when told to, and still moves blocks over them', async () => {
+    const a = await startNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] });
+    const b = await startNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] });
+    const addresses = a.libp2p.getMultiaddrs().map(String);
+    expect(addresses).to.have.length(1);
+    expect(addresses[0]).to.match(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\/12D3Koo/);
+    await connect(b, a);
+    const [connection] = b.libp2p.getConnections(a.libp2p.peerId);
+    expect(connection.remoteAddr.toString()).to.contain('/ws');
+    const block = await cborBlock({ via: 'websockets' });
+    await a.blockstore.put(block.cid, block.bytes);
+    expect(await getBlock(b.blockstore, block.cid, { signal: AbortSignal.timeout(5_000) })).to.deep.equal(block.bytes);
+    // TCP stays the default, and a node can listen on both.
+    const both = await startNode({ listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] });
+    const kinds = both.libp2p.getMultiaddrs().map((address) => (address.toString().includes('/ws/') ? 'ws' : 'tcp'));
+    expect(kinds.sort()).to.deep.equal(['tcp', 'ws']);
+  });
+
   it('adds extra libp2p services next to identify and ping, on the host that runs bitswap', async () => {
     const dummy = () => ({ hello: () => 'hi' as const });
     const a = await startNode({ libp2p: { services: { dummy } } });

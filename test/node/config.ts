@@ -56,6 +56,25 @@ describe('node configuration', () => {
     }
   });
 
+  it('listens on TCP by default, and takes WebSockets addresses but nothing it cannot listen on', () => {
+    expect(parseNodeConfig({}, dir).listen).to.deep.equal(['/ip4/127.0.0.1/tcp/4001']);
+    const listen = [
+      '/ip4/0.0.0.0/tcp/4001',
+      '/ip4/0.0.0.0/tcp/4002/ws',
+      '/ip6/::1/tcp/4003/ws',
+      '/dns4/localhost/tcp/1',
+    ];
+    expect(parseNodeConfig({ listen }, dir).listen).to.deep.equal(listen);
+    for (const bad of [
+      '/ip4/0.0.0.0/udp/4001/quic-v1',
+      '/ip4/1.2.3.4/tcp/1/wss/p2p/x',
+      '/ip4/999.0.0.1/tcp/1',
+      '/tcp/1',
+    ]) {
+      expect(() => parseNodeConfig({ listen: [bad] }, dir), bad).to.throw(NodeConfigError, /- listen\.0: /);
+    }
+  });
+
   it('says clearly when the file is missing or not YAML', async () => {
     await loadNodeConfig(join(dir, 'missing.yaml')).then(
       () => expect.fail('read a missing file'),

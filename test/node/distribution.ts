@@ -199,6 +199,31 @@ describe('node distribution and enforcement', function () {
     await waitFor('the late neighbour to get it', () => late.store.hasContent(cid.toString()));
   });
 
+  it('exchanges an advert and the file it offers over WebSockets alone', async () => {
+    const ws = ['/ip4/127.0.0.1/tcp/0/ws'];
+    const sharer = await createNrpNode({ listen: ws });
+    const fetcher = await createNrpNode({ listen: ws });
+    nodes.push(sharer, fetcher);
+    for (const node of [sharer, fetcher]) {
+      expect(node.helia.libp2p.getMultiaddrs().map(String)).to.satisfy((addresses: string[]) =>
+        addresses.every((address) => address.includes('/tcp/') && address.includes('/ws/')),
+      );
+    }
+    await connect(sharer, fetcher);
+    await waitFor(
+      'the advert topic',
+      () => sharer.helia.libp2p.services.pubsub.getSubscribers('nrp/adverts/1').length > 0,
+    );
+    const { cid } = await addFile(sharer, 'carried over websockets');
+    await waitFor('the file at the other node', () => fetcher.store.hasContent(cid.toString()));
+    const record = fetcher.store.listContent().find((c) => c.cid === cid.toString());
+    expect(record?.fromPeer).to.equal(sharer.helia.libp2p.peerId.toString());
+    const connections = fetcher.helia.libp2p.getConnections(sharer.helia.libp2p.peerId);
+    expect(connections.map((c) => c.remoteAddr.toString())).to.satisfy(
+      (addresses: string[]) => addresses.length > 0 && addresses.every((address) => address.includes('/ws')),
+    );
+  });
+
   it('refuses to share listed content, and keeps content and evidence across a restart', async () => {
     const { dao, list, honest, distributor } = await network({ dataDirs: true });
     const bad = await addFile(distributor, 'pushed before and after listing');

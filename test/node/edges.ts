@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { expect } from 'chai';
-import { EDGE_PROTOCOL, type EdgeEvent, EdgeService, type EdgeServiceInit } from '../../src/node/edges.js';
+import {
+  EDGE_PROTOCOL,
+  type EdgeEvent,
+  EdgeService,
+  type EdgeServiceInit,
+  type UnsupportedEdgeEvent,
+} from '../../src/node/edges.js';
 import {
   createEdgeHalf,
   decodeEdgeHalf,
@@ -12,8 +18,10 @@ import {
   verifyEdge,
 } from '../../src/node/protocol/edge.js';
 import { comparePeers, toPeerIdBytes } from '../../src/node/protocol/peer.js';
+import { REPORT_PROTOCOL } from '../../src/node/reporter.js';
 import { handleRequests, request } from '../../src/node/rpc.js';
 import { startHost, type TestHost } from './helpers/peers.js';
+import { ReportReceiver } from './helpers/report-receiver.js';
 import { nextEvent, waitFor } from './helpers/wait.js';
 
 describe('EdgeService: edge attestations between neighbours', function () {
@@ -111,13 +119,41 @@ describe('EdgeService: edge attestations between neighbours', function () {
     await verifyEdge(sb.edgeWith(a.id) as NonNullable<ReturnType<EdgeService['edgeWith']>>);
   });
 
-  it('leaves alone a neighbour that does not speak the protocol', async () => {
-    const [x, plain] = [await host(), await host()];
-    const sx = await withService(x, { graceMs: 0, retryMinMs: 50 });
-    await connect(plain, x);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(sx.edgeWith(plain.id)).to.equal(undefined);
-    expect(x.helia.libp2p.getPeers().map(String)).to.deep.equal([plain.id]);
+  it('never tries, nor retries, an edge with a rating-server-like peer without the protocol, until it speaks it', async () => {
+    const [x, server] = [await host(), await host()];
+    // Like a rating server: it takes reports, but attests no edges.
+    await ReportReceiver.start(server.helia.libp2p);
+    const init = { refreshMs: 300, graceMs: 0, retryMinMs: 20, minIntervalMs: 0 };
+    const sx = await withService(x, init);
+    const unsupported: UnsupportedEdgeEvent[] = [];
+    sx.addEventListener('unsupported', ({ detail }) => unsupported.push(detail));
+    // Count the exchanges x opens, whatever happens to them.
+    let tries = 0;
+    const libp2p = x.helia.libp2p;
+    const dialProtocol = libp2p.dialProtocol.bind(libp2p);
+    libp2p.dialProtocol = (peer, protocols, options) => {
+      if ([protocols].flat().includes(EDGE_PROTOCOL)) tries++;
+      return dialProtocol(peer, protocols, options);
+    };
+    await connect(server, x);
+    await waitFor('identify to say what the server speaks', async () => {
+      const known = await libp2p.peerStore.get(server.helia.libp2p.peerId).catch(() => undefined);
+      return known?.protocols.includes(REPORT_PROTOCOL) === true;
+    });
+    // Several refresh periods and many retry periods: at most the one try made before identify answered.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(tries).to.be.at.most(1);
+    expect(unsupported).to.deep.equal([{ peer: server.id }]);
+    expect(sx.edgeWith(server.id)).to.equal(undefined);
+    expect(libp2p.getPeers().map(String)).to.deep.equal([server.id]);
+
+    // The same peer comes back speaking the protocol: identify on the new connection says so, and the edge follows.
+    await withService(server, init);
+    await libp2p.hangUp(server.helia.libp2p.peerId);
+    await waitFor('both ends to see the hang-up', () => server.helia.libp2p.getConnections().length === 0);
+    await connect(server, x);
+    await waitFor('the edge', () => sx.edgeWith(server.id) !== undefined);
+    await verifyEdge(sx.edgeWith(server.id) as NonNullable<ReturnType<EdgeService['edgeWith']>>);
   });
 
   it('refuses malformed, badly signed, foreign, stale and too frequent halves, and keeps serving', async () => {

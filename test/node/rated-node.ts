@@ -5,8 +5,8 @@ import { createNrpNode, type NrpNode } from '../../src/node/node.js';
 import { toPeerIdBytes } from '../../src/node/protocol/peer.js';
 import { publicClient, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
-import { waitUntil } from './helpers/verdict-node.js';
 import { VerdictPublisher } from './helpers/verdict-publisher.js';
+import { waitFor } from './helpers/wait.js';
 
 // The whole node (createNrpNode) against rating servers registered and activated on chain.
 describe('a node following rating servers', function () {
@@ -53,11 +53,11 @@ describe('a node following rating servers', function () {
     await lenient.ratings.pollOnce();
 
     // High priority: cut off, and no way back in while the verdict lasts.
-    await waitUntil('the strict node to hang up', () => strict.helia.libp2p.getConnections(badId).length === 0);
+    await waitFor('the strict node to hang up', () => strict.helia.libp2p.getConnections(badId).length === 0);
     expect(strict.penalties.penaltyOf(badId)).to.deep.include({ kind: 'disconnect' });
     expect(strict.penalties.penaltyOf(badId).because[0]).to.deep.include({ server: high.peerId, rating: 'black' });
     await bad.helia.libp2p.dial(strict.helia.libp2p.getMultiaddrs()).then(
-      () => waitUntil('the reconnection to be dropped', () => strict.helia.libp2p.getConnections(badId).length === 0),
+      () => waitFor('the reconnection to be dropped', () => strict.helia.libp2p.getConnections(badId).length === 0),
       () => undefined,
     );
     expect(strict.helia.libp2p.getConnections(badId)).to.have.length(0);
@@ -65,7 +65,7 @@ describe('a node following rating servers', function () {
     // Low priority: still connected, its adverts arrive late but arrive.
     expect(lenient.helia.libp2p.getConnections(badId)).to.have.length.greaterThan(0);
     expect(lenient.penalties.penaltyOf(badId).kind).to.equal('delay');
-    await waitUntil('gossipsub to see the topic', () =>
+    await waitFor('gossipsub to see the topic', () =>
       bad.helia.libp2p.services.pubsub
         .getSubscribers('nrp/adverts/1')
         .some((p) => p.equals(lenient.helia.libp2p.peerId)),
@@ -74,7 +74,7 @@ describe('a node following rating servers', function () {
     const cid = await unixfs(bad.helia).addBytes(bytes);
     const started = Date.now();
     await bad.adverts.share(cid, bytes.length);
-    await waitUntil('the file at the lenient node', () => lenient.store.hasContent(cid.toString()));
+    await waitFor('the file at the lenient node', () => lenient.store.hasContent(cid.toString()));
     expect(Date.now() - started).to.be.at.least(1_500);
   });
 });

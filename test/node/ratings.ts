@@ -6,6 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { expect } from 'chai';
 import { RegistrySync } from '../../src/chain/registry-sync.js';
 import { createNrpHelia, type NrpHelia } from '../../src/ipfs/helia.js';
+import { createNrpNode, type NrpNode } from '../../src/node/node.js';
 import { peerIdToString } from '../../src/node/protocol/peer.js';
 import { createVerdictSnapshot, encodeVerdictSnapshot } from '../../src/node/protocol/verdict.js';
 import {
@@ -13,6 +14,7 @@ import {
   decodeRatingsResponse,
   encodeRatingsRequest,
   encodeRatingsResponse,
+  type FollowedServer,
   InvalidFollowedServerError,
   RATINGS_PROTOCOL,
   RatingsClient,
@@ -23,8 +25,8 @@ import {
 import { request } from '../../src/node/rpc.js';
 import { publicClient, type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
-import { type RatedNode, record, startRatedNode, waitUntil } from './helpers/verdict-node.js';
 import { VerdictPublisher } from './helpers/verdict-publisher.js';
+import { record, waitFor } from './helpers/wait.js';
 import { expectError, newPeer, type TestPeer } from './protocol/helpers.js';
 
 const MINUTE = 60_000;
@@ -35,7 +37,7 @@ describe('ratings client', function () {
   let registry: RegistrySync;
   let rated: TestPeer[];
   const publishers: VerdictPublisher[] = [];
-  const nodes: RatedNode[] = [];
+  const nodes: NrpNode[] = [];
   const dirs: string[] = [];
 
   before(async () => {
@@ -58,9 +60,28 @@ describe('ratings client', function () {
     return started;
   }
 
-  async function node(options: Omit<Parameters<typeof startRatedNode>[0], 'registry'>) {
-    const started = await startRatedNode({ registry, ...options });
+  /**
+   * A node (createNrpNode) following `servers`. Without `intervalMs` it is polled by hand: the loop polls once
+   * at start, and polls of a server run one after another, so after one `pollOnce` the test's own are the only.
+   */
+  async function node(options: {
+    servers: FollowedServer[];
+    dataDir?: string;
+    intervalMs?: number;
+    maxResponseBytes?: number;
+  }) {
+    const started = await createNrpNode({
+      registry,
+      ratingServers: options.servers,
+      dataDir: options.dataDir,
+      ratings: {
+        intervalMs: options.intervalMs ?? 3_600_000,
+        maxResponseBytes: options.maxResponseBytes,
+        timeoutMs: 5_000,
+      },
+    });
     nodes.push(started);
+    if (options.intervalMs === undefined) await started.ratings.pollOnce();
     return started;
   }
 
@@ -185,11 +206,11 @@ describe('ratings client', function () {
     // This one polls on its own loop: no pollOnce calls.
     let client = await node({ servers: followed, dataDir, intervalMs: 200 });
     await server.publish([server.verdict(rated[0].id, 'black', 3_000), server.verdict(rated[1].id, 'gray', MINUTE)]);
-    await waitUntil('the verdicts', () => client.ratings.verdictsFor(rated[1].id).length === 1);
+    await waitFor('the verdicts', () => client.ratings.verdictsFor(rated[1].id).length === 1);
 
     await server.stop();
     const unreachable = record<UnreachableServerEvent>(client.ratings, 'unreachable');
-    await waitUntil('a poll to fail', () => unreachable.length >= 2);
+    await waitFor('a poll to fail', () => unreachable.length >= 2);
     expect(unreachable[0].server).to.equal(server.peerId);
     expect(client.ratings.verdictsFor(rated[0].id)).to.have.length(1);
     expect(client.ratings.verdictsFor(rated[1].id)).to.have.length(1);
@@ -204,7 +225,7 @@ describe('ratings client', function () {
 
     // Each runs out on its own expiry, server or no server.
     const expiresAt = client.ratings.verdictsFor(rated[0].id)[0].expiresAt;
-    await waitUntil('the black verdict to expire', () => Date.now() > expiresAt, 10_000);
+    await waitFor('the black verdict to expire', () => Date.now() > expiresAt, 10_000);
     expect(client.ratings.verdictsFor(rated[0].id)).to.deep.equal([]);
     expect(client.ratings.verdictsFor(rated[1].id)).to.have.length(1);
     expect(await client.ratings.pollOnce()).to.deep.equal(new Map([[server.peerId, 'unreachable']]));

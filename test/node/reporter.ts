@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unixfs } from '@helia/unixfs';
 import * as dagCbor from '@ipld/dag-cbor';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Ed25519PrivateKey } from '@libp2p/interface';
@@ -9,24 +10,32 @@ import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { entryId } from '../../src/lists/entry-id.js';
+import { ListSync } from '../../src/lists/sync.js';
 import { EdgeService } from '../../src/node/edges.js';
+import { createNrpNode, type NrpNode } from '../../src/node/node.js';
 import { createAdvert, encodeAdvert } from '../../src/node/protocol/advert.js';
 import { verifyEdge } from '../../src/node/protocol/edge.js';
 import { peerIdToString, samePeer, toPeerIdBytes } from '../../src/node/protocol/peer.js';
+import type { Report } from '../../src/node/protocol/report.js';
 import { SequenceTracker } from '../../src/node/protocol/sequence.js';
 import { verifySighting } from '../../src/node/protocol/sighting.js';
 import {
   decodeReportAck,
   encodeReportAck,
   type FailedEvent,
+  type HeldEvent,
   Reporter,
   type ReporterInit,
   type ReportServer,
 } from '../../src/node/reporter.js';
 import { NodeStore } from '../../src/node/store.js';
+import { createRatingServer } from '../../src/server/server.js';
+import { publicClient, viemDaoFixture } from '../chain/helpers.js';
+import { networkHelpers } from '../helpers/dao.js';
+import { publishListVersion } from '../server/helpers/governance.js';
 import { freePort, startHost, type TestHost } from './helpers/peers.js';
 import { ReportReceiver, type ReportReceiverOptions } from './helpers/report-receiver.js';
-import { nextEvent, waitFor } from './helpers/wait.js';
+import { nextEvent, record, waitFor } from './helpers/wait.js';
 
 /** A reporting node: a libp2p host with its evidence store, edge service and reporter. */
 interface TestNode extends TestHost {
@@ -292,7 +301,8 @@ describe('Reporter: signed reports to rating servers', function () {
 
   it('splits piled-up evidence within the protocol limits, and skips evidence that would not verify', async () => {
     const s = await server();
-    const reporting = await node({ start: false, servers: [s.server] });
+    // Pages of 64 rows: the backlog is read a page at a time, never all at once.
+    const reporting = await node({ start: false, servers: [s.server], evidencePageSize: 64 });
     await addEvidence(reporting.store, 'forged', { signature: new Uint8Array(64).fill(1) });
     await addEvidence(reporting.store, 'too old', { time: Date.now() - 24 * 60 * 60_000 });
     for (let i = 0; i < 1_200; i++) await addEvidence(reporting.store, `bad ${i}`);
@@ -305,6 +315,147 @@ describe('Reporter: signed reports to rating servers', function () {
     expect(await reporting.reporter.report()).to.deep.equal([
       { server: s.id, seq: queued[1].seq + 1, edges: 0, sightings: 0 },
     ]);
+  });
+
+  it('sends each server only sightings of content its own list lists, and moves past the rest', async () => {
+    const [s1, s2] = [await server(), await server()];
+    const reporting = await node({ start: false });
+    const [x, y, z] = [
+      await addEvidence(reporting.store, 'listed by the first'),
+      await addEvidence(reporting.store, 'listed by both'),
+      await addEvidence(reporting.store, 'listed by neither'),
+    ];
+    const lists = new Map([
+      [s1.id, new Set([x, y].map(String))],
+      [s2.id, new Set([y].map(String))],
+    ]);
+    const following = (s: TestServer): ReportServer => ({
+      ...s.server,
+      isListed: (cid) => lists.get(s.id)?.has(cid.toString()) === true,
+    });
+    reporting.reporter.setServers([following(s1), following(s2)]);
+    await reporting.reporter.start();
+    await waitFor('both servers to accept', () => reporting.reporter.pending().length === 0);
+    const cids = (s: TestServer) => s.receiver.accepted.flatMap((r) => r.sightings.map((v) => v.cid.toString()));
+    expect(cids(s1)).to.deep.equal([x, y].map(String));
+    expect(cids(s2)).to.deep.equal([y].map(String));
+    expect([...s1.receiver.refused, ...s2.receiver.refused]).to.deep.equal([]);
+    expect(z).to.not.equal(undefined);
+
+    // Evidence for neither: nothing new for anyone, and no second report while one waits.
+    await addEvidence(reporting.store, 'still listed by neither');
+    const down = await downServer();
+    reporting.reporter.setServers([following(s2), { ...down.server, isListed: () => false }]);
+    await reporting.reporter.report();
+    await reporting.reporter.flush();
+    expect(cids(s2)).to.deep.equal([y].map(String));
+    const waiting = reporting.reporter.pending();
+    expect(waiting.map((p) => [p.server, p.sightings])).to.deep.equal([[down.server.peerId, 0]]);
+    await addEvidence(reporting.store, 'and again');
+    const round = await reporting.reporter.report();
+    expect(round.filter((q) => q.server === down.server.peerId)).to.deep.equal([]);
+    expect(round.map((q) => q.sightings)).to.deep.equal([0]);
+    expect(reporting.reporter.pending().filter((p) => p.server === down.server.peerId)).to.have.length(1);
+  });
+
+  describe('a server whose list lags behind the node’s', () => {
+    /** Refuses a report naming any of `unlisted`, as a rating server whose list lacks those entries does. */
+    function lagging(unlisted: Set<string>) {
+      return (report: Report) => {
+        const i = report.sightings.findIndex((sighting) => unlisted.has(sighting.cid.toString()));
+        if (i < 0) return undefined;
+        return `unlisted-entry: sightings[${i}]: ${report.sightings[i].cid} is not on this server's list`;
+      };
+    }
+    const sent = (s: TestServer) => s.receiver.accepted.flatMap((r) => r.sightings.map((v) => v.cid.toString()));
+
+    it('holds the sighting it refuses, sends the others at once, and the held one once the list catches up', async () => {
+      const dataDir = await tempDir();
+      const unlisted = new Set<string>();
+      const s = await server({ refuse: lagging(unlisted) });
+      const first = await node({ dataDir, start: false, servers: [s.server], retryMinMs: 200, retryMaxMs: 400 });
+      const late = await addEvidence(first.store, 'listed in a version the server has not synced');
+      const others = [await addEvidence(first.store, 'listed long ago'), await addEvidence(first.store, 'also')];
+      unlisted.add(late.toString());
+      const held = nextEvent<HeldEvent>(first.reporter, 'held');
+      await first.reporter.start();
+      expect(await held).to.deep.include({ server: s.id, held: 1, resent: 2, dropped: 0 });
+      expect((await held).reason).to.match(/^unlisted-entry: sightings\[0\]/);
+      await waitFor('the other two accepted', () => sent(s).length === 2);
+      expect(sent(s)).to.deep.equal(others.map(String));
+      expect(first.reporter.held().map((h) => [h.cid, h.refusals])).to.deep.equal([[late.toString(), 1]]);
+
+      // A restart keeps it.
+      await first.reporter.stop();
+      await first.edges.stop();
+      await first.helia.stop();
+      first.store.close();
+      const again = await node({ dataDir, key: first.key, start: false, servers: [s.server], retryMinMs: 200 });
+      expect(again.reporter.held().map((h) => h.cid)).to.deep.equal([late.toString()]);
+
+      // Still unlisted there: refused again, held again, with a longer wait.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const heldAgain = nextEvent<HeldEvent>(again.reporter, 'held');
+      await again.reporter.report();
+      await again.reporter.flush();
+      expect(await heldAgain).to.deep.include({ held: 1, resent: 0, dropped: 0 });
+      expect(again.reporter.held()[0].refusals).to.equal(2);
+      // Not due yet: a round now does not send it.
+      const [round] = await again.reporter.report();
+      expect(round.sightings).to.equal(0);
+
+      // The server's list catches up: the next round after the wait delivers it, once.
+      unlisted.clear();
+      await waitFor('the held sighting to be due', () => (again.reporter.held()[0]?.nextAttemptAt ?? 0) <= Date.now());
+      await again.reporter.flush();
+      const [retry] = await again.reporter.report();
+      expect(retry.sightings).to.equal(1);
+      await again.reporter.flush();
+      expect(sent(s)).to.deep.equal([...others, late].map(String));
+      expect(again.reporter.held()).to.deep.equal([]);
+      expect(again.reporter.pending()).to.deep.equal([]);
+    });
+
+    it('gives a held sighting up after maxHoldRefusals refusals, or once held for maxHoldMs', async () => {
+      const unlisted = new Set<string>();
+      const s = await server({ refuse: lagging(unlisted) });
+      const reporting = await node({
+        start: false,
+        servers: [s.server],
+        retryMinMs: 1,
+        retryMaxMs: 1,
+        maxHoldRefusals: 2,
+      });
+      const never = await addEvidence(reporting.store, 'never on this server');
+      unlisted.add(never.toString());
+      const events: HeldEvent[] = [];
+      reporting.reporter.addEventListener('held', ({ detail }) => events.push(detail));
+      for (let round = 0; round < 4; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        await reporting.reporter.report();
+        await reporting.reporter.flush();
+      }
+      expect(events.map((e) => [e.held, e.dropped])).to.deep.equal([
+        [1, 0],
+        [1, 0],
+        [0, 1],
+      ]);
+      expect(reporting.reporter.held()).to.deep.equal([]);
+      expect(sent(s)).to.deep.equal([]);
+
+      const patient = await node({ start: false, servers: [s.server], retryMinMs: 1, retryMaxMs: 1, maxHoldMs: 300 });
+      await addEvidence(patient.store, 'never on this server');
+      const dropped = record<HeldEvent>(patient.reporter, 'held');
+      const deadline = Date.now() + 5_000;
+      while (!dropped.some((e) => e.dropped === 1) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await patient.reporter.report();
+        await patient.reporter.flush();
+      }
+      expect(dropped.filter((e) => e.dropped === 1)).to.have.length(1);
+      expect(dropped.at(-1)?.dropped).to.equal(1);
+      expect(patient.reporter.held()).to.deep.equal([]);
+    });
   });
 
   it('signs a report that waited too long again, under the same sequence number', async () => {
@@ -355,5 +506,102 @@ describe('report acks', () => {
     ];
     for (const bytes of bad) expect(() => decodeReportAck(bytes)).to.throw();
     expect(() => encodeReportAck({ seq: 1, accepted: false, reason: 'x'.repeat(600) })).to.throw();
+  });
+});
+
+// The race between a node's list sync and its server's, with the real rating server (src/server) on the
+// in-process chain: the node lists content first, the server refuses the sighting as unlisted, the node holds
+// it, and the server takes it once its own sync catches up.
+describe('Reporter against a real rating server whose list sync lags', function () {
+  this.timeout(120_000);
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+
+  it('keeps the sighting the server refuses as unlisted, and delivers it once the server has the version', async () => {
+    const dao = await networkHelpers.loadFixture(viemDaoFixture);
+    const dir = await mkdtemp(join(tmpdir(), 'nrp-reporter-lag-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    // The server syncs its list at start and then only once an hour, unless told to.
+    const server = await createRatingServer(
+      {
+        dataDir: join(dir, 'server'),
+        list: dao.list,
+        chainId: 31337,
+        fromBlock: 0n,
+        sync: { pollIntervalMs: 3_600_000, fetchTimeoutMs: 5_000, retryDelayMs: 200 },
+        inferenceIntervalMs: 3_600_000,
+      },
+      { client: publicClient },
+    );
+    cleanups.push(() => server.stop());
+
+    let node: NrpNode | undefined;
+    const sync = new ListSync(
+      { list: dao.list, chainId: 31337, fromBlock: 0n, fetchTimeoutMs: 5_000, retryDelayMs: 200 },
+      { client: publicClient, blockstore: { get: (cid, o) => (node as NrpNode).helia.blockstore.get(cid, o) } },
+    );
+    const reportTo = {
+      peerId: server.peerId,
+      multiaddrs: server.getMultiaddrs(),
+      isListed: (cid: CID) => sync.hasCid(cid),
+    };
+    node = await createNrpNode({
+      lists: [sync],
+      reporter: { servers: [reportTo], intervalMs: 3_600_000, retryMinMs: 100, retryMaxMs: 200 },
+    });
+    cleanups.push(() => (node as NrpNode).stop());
+    const reporting = node;
+    const distributor = await createNrpNode({ adverts: { autoFetch: false } });
+    cleanups.push(() => distributor.stop());
+    await distributor.helia.libp2p.dial(reporting.helia.libp2p.getMultiaddrs());
+    // The server fetches the list payload from the node that holds it.
+    await reporting.helia.libp2p.dial(server.helia.libp2p.getMultiaddrs());
+    await waitFor(
+      'the advert topic',
+      () => distributor.helia.libp2p.services.pubsub.getSubscribers('nrp/adverts/1').length > 0,
+    );
+
+    // A vote lists the distributor's file; the node syncs at once, the server not yet.
+    const bytes = new TextEncoder().encode('listed while the server was not looking');
+    const cid = await unixfs(distributor.helia).addBytes(bytes);
+    await publishListVersion(dao, reporting.helia.blockstore, {
+      version: 1,
+      ids: [entryId(cid)],
+      added: 1,
+      removed: 0,
+    });
+    await sync.syncOnce();
+    expect(sync.current.version).to.equal(1n);
+    expect(server.list.current.version).to.equal(0n);
+
+    await distributor.adverts.share(cid, bytes.length, 'bad.txt');
+    await waitFor('the evidence', () => reporting.store.countEvidence() === 1);
+    const held = nextEvent<HeldEvent>(reporting.reporter, 'held');
+    await reporting.reporter.report();
+    await reporting.reporter.flush();
+    const refusal = await held;
+    expect(refusal).to.deep.include({ server: server.peerId, held: 1, resent: 0, dropped: 0 });
+    expect(refusal.reason).to.match(/^unlisted-entry: /);
+    expect(server.store.stats().sightings).to.equal(0);
+    expect(reporting.reporter.held().map((h) => h.cid)).to.deep.equal([cid.toString()]);
+
+    // The server's sync catches up; the next round after the backoff carries the sighting again, and it lands.
+    await server.list.syncOnce();
+    expect(server.list.current.version).to.equal(1n);
+    await waitFor(
+      'the held sighting to be due',
+      () => (reporting.reporter.held()[0]?.nextAttemptAt ?? 0) <= Date.now(),
+    );
+    const sent = nextEvent<{ server: string }>(reporting.reporter, 'sent');
+    const [round] = await reporting.reporter.report();
+    expect(round.sightings).to.equal(1);
+    await reporting.reporter.flush();
+    await sent;
+    expect(server.store.stats().sightings).to.equal(1);
+    expect(reporting.reporter.held()).to.deep.equal([]);
+    expect(reporting.reporter.pending()).to.deep.equal([]);
   });
 });

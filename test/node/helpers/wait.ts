@@ -29,3 +29,10 @@ export function nextEvent<T>(
     target.addEventListener(type, listener);
   });
 }
+
+/** Collects the details of every `type` event `target` dispatches, for assertions after the fact. */
+export function record<T>(target: EventTarget, type: string): T[] {
+  const details: T[] = [];
+  target.addEventListener(type, (event) => details.push((event as CustomEvent<T>).detail));
+  return details;
+}

@@ -133,6 +133,16 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
     return this.#current;
   }
 
+  /**
+   * Every version published on chain that this sync has read (confirmed), oldest first, each with whether it
+   * was skipped because its payload can never match the chain.
+   */
+  knownVersions(): { published: VersionPublishedLog; skipped: boolean }[] {
+    return [...this.#versions.values()]
+      .sort((x, y) => (x.version < y.version ? -1 : x.version > y.version ? 1 : 0))
+      .map((published) => ({ published, skipped: this.#bad.has(published.version) }));
+  }
+
   /** Whether `id` is listed in the version in force. */
   has(id: EntryId): boolean {
     return this.#current.index.has(id);

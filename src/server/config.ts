@@ -14,6 +14,8 @@ export const serverConfigSchema = z
     dataDir: z.string().default(join(homedir(), '.nrp', 'server')),
     /** Fixed addresses nodes reach the server at; register the same ones on chain. */
     listen: z.array(multiaddr).default(['/ip4/127.0.0.1/tcp/4100']),
+    /** Addresses to announce and register instead of the listen addresses (a server listening on 0.0.0.0). */
+    announce: z.array(multiaddr).default([]),
     bootstrap: z.array(multiaddr).default([]),
     chain: z
       .object({
@@ -22,6 +24,11 @@ export const serverConfigSchema = z
         deployment: z.string().optional(),
         /** The list this server enforces; default: the deployment's. */
         list: z
+          .string()
+          .refine((value) => isAddress(value), 'not an Ethereum address')
+          .optional(),
+        /** The rating-server registry, shown on the dashboard; default: the deployment's. */
+        registry: z
           .string()
           .refine((value) => isAddress(value), 'not an Ethereum address')
           .optional(),

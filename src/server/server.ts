@@ -22,6 +22,8 @@ import type { HandleOptions } from '../node/rpc.js';
 import { type HttpApi, HttpApiError, type HttpRoute, startHttpApi } from '../utils/http-api.js';
 import { writeJsonFile } from '../utils/json-file.js';
 import { PollingLoop } from '../utils/polling-loop.js';
+import { apiRoutes } from './api-views.js';
+import { dashboardRoutes } from './dashboard.js';
 import {
   DEFAULT_HINT_LIMIT,
   HintIndex,
@@ -33,7 +35,9 @@ import {
   toProtocolVerdict,
 } from './inference.js';
 import { listedIn, ReportIntake, type ReportIntakeInit } from './intake.js';
+import { metricsRoutes, ServerMetrics } from './metrics.js';
 import { ServerStore, type ServerStoreStats } from './store.js';
+import { TipDesk, type TipDeskInit, tipRoutes } from './tips.js';
 import type { TopologyOptions } from './topology.js';
 import { EntryEffectiveTimes, EvidenceFeed, VerdictIssuer, type VerdictIssuerInit } from './verdicts.js';
 
@@ -41,6 +45,9 @@ const log = logger('nrp:server');
 
 /** Default milliseconds between inference passes. */
 export const DEFAULT_INFERENCE_INTERVAL_MS = 10_000;
+
+/** Verdict snapshots kept in the store by default: nodes that hold an older one get the whole snapshot. */
+export const DEFAULT_KEEP_VERDICT_SNAPSHOTS = 100;
 
 /** Most hints one `GET /hints/<peer>` answers with. */
 export const MAX_HINT_LIMIT = 100;
@@ -54,6 +61,11 @@ export interface RatingServerInit {
   dataDir: string;
   /** libp2p listen addresses: fixed ones in production, since the registry lists them. Default loopback, any port. */
   listen?: readonly string[];
+  /**
+   * The addresses to tell peers and register instead of the listen addresses, e.g. `/dns4/rating.example.org/tcp/4100`
+   * for a server listening on `/ip4/0.0.0.0/tcp/4100`. Default: the listen addresses as bound.
+   */
+  announce?: readonly string[];
   /** Peers to dial at start (`/p2p/<peer id>` addresses). */
   bootstrap?: readonly string[];
   /** The list this server enforces: reports of anything else are refused. */
@@ -71,6 +83,8 @@ export interface RatingServerInit {
   inference?: Omit<InferenceOptions, 'now'>;
   topology?: TopologyOptions;
   intake?: ReportIntakeInit;
+  /** How tip-offs are taken (`/nrp/tip/1.0.0` and `POST /tips`): rate limits, the pending queue's size. */
+  tips?: TipDeskInit;
   /** How `/nrp/ratings/1.0.0` is served. */
   ratings?: HandleOptions;
   verdicts?: VerdictIssuerInit;
@@ -81,6 +95,10 @@ export interface RatingServerInit {
   connectionManager?: NonNullable<NrpHeliaInit['libp2p']>['connectionManager'];
   /** More HTTP routes (tips, metrics, the dashboard), added after the read-only ones. */
   routes?: (server: RatingServer) => HttpRoute[];
+  /** The rating-server registry, for the dashboard's list of servers (`GET /registry`). */
+  registry?: Address;
+  /** Verdict snapshots kept in the store; older ones are deleted after each new one. Default 100. */
+  keepVerdictSnapshots?: number;
   /** Aborts the start; what was started is stopped again. Stop a running server with `stop`. */
   signal?: AbortSignal;
 }
@@ -205,6 +223,10 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
   /** The list this server enforces, as synced. */
   readonly list: ListSync;
   readonly intake: ReportIntake;
+  /** Prometheus metrics, served at `GET /metrics`. */
+  readonly metrics: ServerMetrics;
+  /** Tip-offs: the tip protocol, and the operator's queue. */
+  readonly tips: TipDesk;
   readonly peerId: string;
   readonly #init: RatingServerInit;
   readonly #client: ReadClient;
@@ -246,6 +268,8 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       { libp2p: helia.libp2p, store: this.store, isListed: listedIn(this.list) },
       init.intake,
     );
+    this.tips = new TipDesk({ libp2p: helia.libp2p, store: this.store }, init.tips);
+    this.metrics = new ServerMetrics({ intake: this.intake, store: this.store, server: this });
     this.#feed = new EvidenceFeed({ store: this.store }, init.topology);
     this.#issuer = new VerdictIssuer({ store: this.store, privateKey: components.privateKey }, init.verdicts);
   }
@@ -258,6 +282,16 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
   /** The multiaddrs nodes reach this server at, each ending in `/p2p/<peer id>`: what to register. */
   getMultiaddrs(): string[] {
     return this.helia.libp2p.getMultiaddrs().map(String);
+  }
+
+  /** The chain client the server reads the list (and the registry) through. */
+  get client(): ReadClient {
+    return this.#client;
+  }
+
+  /** The rating-server registry, if configured. */
+  get registry(): Address | undefined {
+    return this.#init.registry;
   }
 
   /** The snapshot nodes are served now. */
@@ -305,8 +339,17 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       this.#cleanups.push(() => this.helia.libp2p.unhandle(RATINGS_PROTOCOL));
       await this.intake.start();
       this.#cleanups.push(() => this.intake.stop());
+      await this.tips.start();
+      this.#cleanups.push(() => this.tips.stop());
       const token = randomBytes(24).toString('hex');
-      this.#http = await startHttpApi([...readOnlyRoutes(this), ...(this.#init.routes?.(this) ?? [])], {
+      const routes = [
+        ...readOnlyRoutes(this),
+        ...apiRoutes(this),
+        ...dashboardRoutes(this),
+        ...tipRoutes(this.tips),
+        ...metricsRoutes(this.metrics),
+      ];
+      this.#http = await startHttpApi([...routes, ...(this.#init.routes?.(this) ?? [])], {
         port: this.#init.httpPort ?? 0,
         token,
       });
@@ -383,6 +426,7 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       }
     }
     const issued = await this.#issuer.issue(verdicts, { now: at });
+    if (issued) this.store.pruneVerdictSnapshots(this.#init.keepVerdictSnapshots ?? DEFAULT_KEEP_VERDICT_SNAPSHOTS);
     const snapshot = this.#issuer.current as VerdictSnapshot;
     const outcome: InferenceOutcome = {
       at,
@@ -576,6 +620,7 @@ export async function createRatingServer(
       bootstrap: init.bootstrap,
       signal,
       libp2p: {
+        ...(init.announce?.length && { addresses: { announce: [...init.announce] } }),
         connectionManager: {
           inboundConnectionThreshold: 1_000,
           maxIncomingPendingConnections: 256,

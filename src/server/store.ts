@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ReplayedSequenceError } from '../node/protocol/errors.js';
 import { type Migration, openDatabase, transaction } from '../utils/sqlite.js';
+import { WalSync } from '../utils/wal-sync.js';
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -75,6 +76,26 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Tips from the HTTP form carry no libp2p signature: their sender is 'http', their bytes the form as JSON.
+      ALTER TABLE tips ADD COLUMN source TEXT NOT NULL DEFAULT 'libp2p' CHECK (source IN ('libp2p', 'http'));
+      -- Accepted tips bundled into a list proposal: when, and the proposal's id.
+      ALTER TABLE tips ADD COLUMN proposed_at INTEGER;
+      ALTER TABLE tips ADD COLUMN proposal TEXT;
+      CREATE INDEX tips_by_cid ON tips (cid);
+    `,
+  },
+  {
+    version: 3,
+    sql: `
+      -- The oldest attestation time seen of each edge: the row keeps only the newest attestation, and an edge's
+      -- span (where a sighting over it counts, what the dashboard shows) must not restart with the server.
+      ALTER TABLE edges ADD COLUMN first_time INTEGER NOT NULL DEFAULT 0;
+      UPDATE edges SET first_time = time;
+    `,
+  },
 ];
 
 /** An edge attestation a report brings, with its ends as peer id strings. */
@@ -126,7 +147,10 @@ export interface StoredReport {
 export interface StoredEdge {
   a: string;
   b: string;
+  /** The newest attestation's time. */
   time: number;
+  /** The oldest attestation's time this store has seen: where the edge's span starts, across restarts. */
+  firstTime: number;
   attestation: Uint8Array;
   /** The reporter whose report brought this attestation. */
   reportedBy: string;
@@ -140,29 +164,42 @@ export interface StoredSighting extends NewSighting {
   reporter: string;
 }
 
+/** A report without its signed bytes: what lists of reports show. */
+export type ReportSummary = Omit<StoredReport, 'bytes'>;
+
 /** What {@link ServerStore.addReports} did with each report. */
 export type AddReportResult = { status: 'stored'; id: number } | { status: 'replayed'; lastSeq: number };
 
 export type TipStatus = 'pending' | 'accepted' | 'rejected';
 
+/** How a tip arrived: signed over `/nrp/tip/1.0.0`, or unsigned through the HTTP form. */
+export type TipSource = 'libp2p' | 'http';
+
 /** A verified tip-off, as it is written. */
 export interface NewTip {
+  /** The signer's peer id; `'http'` for a tip from the HTTP form. */
   sender: string;
   cid: string;
   category: string;
   reason: string;
-  /** The sender's signed time. */
+  /** The sender's signed time (for an HTTP tip, when it arrived). */
   time: number;
-  /** The signed tip as it arrived. */
+  /** The signed tip as it arrived (for an HTTP tip, its fields as JSON). */
   bytes: Uint8Array;
   receivedAt: number;
+  /** Default `'libp2p'`. */
+  source?: TipSource;
 }
 
 export interface StoredTip extends NewTip {
   id: number;
+  source: TipSource;
   status: TipStatus;
   /** When the operator accepted or rejected it. */
   decidedAt?: number;
+  /** When an accepted tip went into a list proposal, and that proposal's id. */
+  proposedAt?: number;
+  proposal?: string;
 }
 
 export interface StoredVerdictSnapshot {
@@ -191,6 +228,16 @@ export class TipAlreadyDecidedError extends Error {
   override name = 'TipAlreadyDecidedError';
 }
 
+/** Only accepted tips go into a proposal. */
+export class TipNotAcceptedError extends Error {
+  override name = 'TipNotAcceptedError';
+}
+
+/** The tip is in a list proposal already. */
+export class TipAlreadyProposedError extends Error {
+  override name = 'TipAlreadyProposedError';
+}
+
 /** A verdict snapshot's sequence number is not above the last one issued. */
 export class VerdictSequenceError extends Error {
   override name = 'VerdictSequenceError';
@@ -214,6 +261,8 @@ export class VerdictSequenceError extends Error {
  */
 export class ServerStore {
   readonly #db: DatabaseSync;
+  /** Syncs the write-ahead log for {@link syncReports}; null for an in-memory database. */
+  #walSync?: WalSync | null;
   readonly #statements: Record<
     | 'lastSeq'
     | 'insertReport'
@@ -242,10 +291,15 @@ export class ServerStore {
          ON CONFLICT (reporter) DO UPDATE SET last_seq = excluded.last_seq, last_report_at = excluded.last_report_at`,
       ),
       upsertEdge: db.prepare(
-        `INSERT INTO edges (a, b, time, edge, reported_by, received_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (a, b) DO UPDATE SET time = excluded.time, edge = excluded.edge,
-           reported_by = excluded.reported_by, received_at = excluded.received_at
-         WHERE excluded.time > edges.time`,
+        // A newer attestation replaces the row; an older one only moves the edge's first time back.
+        `INSERT INTO edges (a, b, time, edge, reported_by, received_at, first_time) VALUES (?, ?, ?, ?, ?, ?, ?3)
+         ON CONFLICT (a, b) DO UPDATE SET
+           first_time = MIN(edges.first_time, excluded.time),
+           time = MAX(edges.time, excluded.time),
+           edge = CASE WHEN excluded.time > edges.time THEN excluded.edge ELSE edges.edge END,
+           reported_by = CASE WHEN excluded.time > edges.time THEN excluded.reported_by ELSE edges.reported_by END,
+           received_at = CASE WHEN excluded.time > edges.time THEN excluded.received_at ELSE edges.received_at END
+         WHERE excluded.time > edges.time OR excluded.time < edges.first_time`,
       ),
       insertSighting: db.prepare(
         // Not OR IGNORE, which would also skip NOT NULL violations: only the same evidence twice is skipped.
@@ -253,8 +307,8 @@ export class ServerStore {
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reporter, from_peer, cid, advert_time) DO NOTHING`,
       ),
       insertTip: db.prepare(
-        `INSERT INTO tips (sender, cid, category, reason, time, tip, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, cid, time) DO NOTHING RETURNING id`,
+        `INSERT INTO tips (sender, cid, category, reason, time, tip, received_at, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, cid, time) DO NOTHING RETURNING id`,
       ),
       tipById: db.prepare('SELECT * FROM tips WHERE id = ?'),
       decideTip: db.prepare(
@@ -271,6 +325,7 @@ export class ServerStore {
   }
 
   close() {
+    this.#walSync?.close();
     this.#db.close();
   }
 
@@ -283,9 +338,41 @@ export class ServerStore {
    *
    * @example
    * const results = store.addReports(batch); // then, and only then, acknowledge each
+   *
+   * With `durable: false` the commit does not wait for the disk (`synchronous = NORMAL` for this transaction):
+   * the reports survive a crash of this process, not yet a power cut, until {@link syncReports} resolves.
+   * A busy intake commits that way and acknowledges after the sync, which runs off the event loop.
    */
-  addReports(reports: readonly NewReport[]): AddReportResult[] {
+  addReports(reports: readonly NewReport[], options: { durable?: boolean } = {}): AddReportResult[] {
     if (reports.length === 0) return [];
+    if (options.durable === false) {
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+      try {
+        return this.#addReports(reports);
+      } finally {
+        this.#db.exec('PRAGMA synchronous = FULL');
+      }
+    }
+    return this.#addReports(reports);
+  }
+
+  /**
+   * Resolves once every report committed so far is on disk, as if it had been written with `synchronous =
+   * FULL`: an fdatasync of the write-ahead log on libuv's thread pool; calls made while one runs share the next.
+   *
+   * @example
+   * const results = store.addReports(batch, { durable: false });
+   * await store.syncReports(); // then acknowledge
+   */
+  syncReports(): Promise<void> {
+    if (this.#walSync === undefined) {
+      const path = this.#db.location();
+      this.#walSync = path === null ? null : new WalSync(path);
+    }
+    return this.#walSync?.sync() ?? Promise.resolve();
+  }
+
+  #addReports(reports: readonly NewReport[]): AddReportResult[] {
     const s = this.#statements;
     return transaction(this.#db, () =>
       reports.map((report): AddReportResult => {
@@ -363,6 +450,33 @@ export class ServerStore {
   }
 
   /**
+   * Reports newest first, without their signed bytes: those with an id below `before` (a page's last id, to
+   * read on), optionally of one reporter, at most `limit` (default 50).
+   */
+  recentReports(options: { before?: number; reporter?: string; limit?: number } = {}): ReportSummary[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT id, reporter, seq, time, received_at, edges, sightings FROM reports
+         WHERE id < ? AND (? IS NULL OR reporter = ?) ORDER BY id DESC LIMIT ?`,
+      )
+      .all(
+        options.before ?? Number.MAX_SAFE_INTEGER,
+        options.reporter ?? null,
+        options.reporter ?? null,
+        options.limit ?? 50,
+      );
+    return rows.map(toReportSummary);
+  }
+
+  /** The report with this id, without its signed bytes. */
+  reportSummary(id: number): ReportSummary | undefined {
+    const row = this.#db
+      .prepare('SELECT id, reporter, seq, time, received_at, edges, sightings FROM reports WHERE id = ?')
+      .get(id);
+    return row && toReportSummary(row);
+  }
+
+  /**
    * Deletes reports received before `receivedBefore` that carry no sighting, and returns how many. Their edges
    * stay (an attestation proves itself), as does every report that is the source of some evidence.
    */
@@ -391,6 +505,7 @@ export class ServerStore {
       a: row.a as string,
       b: row.b as string,
       time: Number(row.time),
+      firstTime: Number(row.first_time),
       attestation: new Uint8Array(row.edge as Uint8Array),
       reportedBy: row.reported_by as string,
       receivedAt: Number(row.received_at),
@@ -424,25 +539,30 @@ export class ServerStore {
         options.reporter ?? null,
         options.limit ?? -1,
       );
-    return rows.map((row) => ({
-      id: Number(row.id),
-      reportId: Number(row.report_id),
-      reporter: row.reporter as string,
-      entryId: new Uint8Array(row.entry_id as Uint8Array),
-      cid: row.cid as string,
-      fromPeer: row.from_peer as string,
-      advertTime: Number(row.advert_time),
-      advert: new Uint8Array(row.advert as Uint8Array),
-    }));
+    return rows.map(toSighting);
+  }
+
+  /** The sighting with this id (the `N` of a verdict's `sighting:N` evidence), if stored. */
+  sighting(id: number): StoredSighting | undefined {
+    const row = this.#db.prepare('SELECT * FROM sightings WHERE id = ?').get(id);
+    return row && toSighting(row);
   }
 
   // Tips
 
   /**
    * Records a verified tip as pending. The same signed tip sent twice is recorded once: `duplicate` is then true
-   * and `id` is the first one's.
+   * and `id` is the first one's. HTTP tips have no signature to tell them apart: the same CID, category and
+   * reason from the form again (a reload, a second click) is that tip's duplicate.
    */
   addTip(tip: NewTip): { id: number; duplicate: boolean } {
+    const source = tip.source ?? 'libp2p';
+    if (source === 'http') {
+      const same = this.#db
+        .prepare(`SELECT id FROM tips WHERE source = 'http' AND cid = ? AND category = ? AND reason = ? LIMIT 1`)
+        .get(tip.cid, tip.category, tip.reason);
+      if (same) return { id: Number(same.id), duplicate: true };
+    }
     const row = this.#statements.insertTip.get(
       tip.sender,
       tip.cid,
@@ -451,6 +571,7 @@ export class ServerStore {
       tip.time,
       tip.bytes,
       tip.receivedAt,
+      source,
     );
     if (row) return { id: Number(row.id), duplicate: false };
     const existing = this.#db
@@ -470,6 +591,60 @@ export class ServerStore {
       .prepare('SELECT * FROM tips WHERE id > ? AND (? IS NULL OR status = ?) ORDER BY id LIMIT ?')
       .all(options.afterId ?? 0, options.status ?? null, options.status ?? null, options.limit ?? -1);
     return rows.map(toTip);
+  }
+
+  /**
+   * Tips newest first: those with an id below `before` (a page's last id, to read on), optionally of one status
+   * and proposed or not, at most `limit` (default 100).
+   */
+  recentTips(options: { status?: TipStatus; proposed?: boolean; before?: number; limit?: number } = {}): StoredTip[] {
+    const proposed = options.proposed === undefined ? null : options.proposed ? 1 : 0;
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM tips WHERE id < ? AND (? IS NULL OR status = ?) AND (? IS NULL OR (proposed_at IS NOT NULL) = ?)
+         ORDER BY id DESC LIMIT ?`,
+      )
+      .all(
+        options.before ?? Number.MAX_SAFE_INTEGER,
+        options.status ?? null,
+        options.status ?? null,
+        proposed,
+        proposed,
+        options.limit ?? 100,
+      );
+    return rows.map(toTip);
+  }
+
+  /** How many tips have `status`. */
+  countTips(status: TipStatus): number {
+    return Number(this.#db.prepare('SELECT COUNT(*) AS n FROM tips WHERE status = ?').get(status)?.n ?? 0);
+  }
+
+  /**
+   * Records that accepted tips went into list proposal `proposal`: all of them, or (on any error) none. Throws
+   * {@link TipNotFoundError}, {@link TipNotAcceptedError} or {@link TipAlreadyProposedError}.
+   *
+   * @example
+   * store.markTipsProposed([3, 5], proposalId.toString());
+   */
+  markTipsProposed(ids: readonly number[], proposal: string, now = Date.now()): StoredTip[] {
+    return transaction(this.#db, () =>
+      ids.map((id) => {
+        const row = this.#db
+          .prepare(
+            `UPDATE tips SET proposed_at = ?, proposal = ? WHERE id = ? AND status = 'accepted'
+             AND proposed_at IS NULL RETURNING *`,
+          )
+          .get(now, proposal, id);
+        if (row) return toTip(row);
+        const existing = this.tip(id);
+        if (!existing) throw new TipNotFoundError(`No tip has id ${id}`);
+        if (existing.status !== 'accepted') {
+          throw new TipNotAcceptedError(`Tip ${id} is ${existing.status}: only accepted tips go into a proposal`);
+        }
+        throw new TipAlreadyProposedError(`Tip ${id} is in proposal ${existing.proposal} already`);
+      }),
+    );
   }
 
   /**
@@ -504,6 +679,19 @@ export class ServerStore {
   lastVerdictSeq(): number | undefined {
     const seq = this.#statements.lastVerdictSeq.get()?.seq;
     return seq === null || seq === undefined ? undefined : Number(seq);
+  }
+
+  /**
+   * Deletes all but the newest `keep` verdict snapshots (at least one is always kept), and returns how many it
+   * deleted. A node holding a deleted one gets the whole snapshot rather than a delta.
+   */
+  pruneVerdictSnapshots(keep: number): number {
+    const result = this.#db
+      .prepare(
+        'DELETE FROM verdict_snapshots WHERE seq NOT IN (SELECT seq FROM verdict_snapshots ORDER BY seq DESC LIMIT ?)',
+      )
+      .run(Math.max(1, Math.floor(keep)));
+    return Number(result.changes);
   }
 
   /** The snapshot `seq`, or the newest one. */
@@ -552,6 +740,31 @@ function toReport(row: Record<string, unknown>): StoredReport {
   };
 }
 
+function toReportSummary(row: Record<string, unknown>): ReportSummary {
+  return {
+    id: Number(row.id),
+    reporter: row.reporter as string,
+    seq: Number(row.seq),
+    time: Number(row.time),
+    receivedAt: Number(row.received_at),
+    edges: Number(row.edges),
+    sightings: Number(row.sightings),
+  };
+}
+
+function toSighting(row: Record<string, unknown>): StoredSighting {
+  return {
+    id: Number(row.id),
+    reportId: Number(row.report_id),
+    reporter: row.reporter as string,
+    entryId: new Uint8Array(row.entry_id as Uint8Array),
+    cid: row.cid as string,
+    fromPeer: row.from_peer as string,
+    advertTime: Number(row.advert_time),
+    advert: new Uint8Array(row.advert as Uint8Array),
+  };
+}
+
 function toTip(row: Record<string, unknown>): StoredTip {
   return {
     id: Number(row.id),
@@ -562,7 +775,9 @@ function toTip(row: Record<string, unknown>): StoredTip {
     time: Number(row.time),
     bytes: new Uint8Array(row.tip as Uint8Array),
     receivedAt: Number(row.received_at),
+    source: row.source as TipSource,
     status: row.status as TipStatus,
     ...(row.decided_at !== null && { decidedAt: Number(row.decided_at) }),
+    ...(row.proposed_at !== null && { proposedAt: Number(row.proposed_at), proposal: row.proposal as string }),
   };
 }

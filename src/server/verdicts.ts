@@ -236,6 +236,8 @@ export class EvidenceFeed {
     const since = this.#edgesRead ? now - EDGE_MAX_AGE_MS - EDGE_MAX_SKEW_MS : 0;
     const edges = this.#store.listEdges({ since });
     counts.edges = this.topology.addEdges(edges);
+    // The store remembers each edge's first attestation too, so a restart does not shorten its span.
+    for (const edge of edges) if (edge.firstTime < edge.time) this.topology.addEdge(edge.a, edge.b, edge.firstTime);
     this.#edgesRead = true;
     for (let page = this.#nextSightings(); page.length > 0; page = this.#nextSightings()) {
       for (const sighting of page) {

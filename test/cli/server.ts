@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -94,7 +94,7 @@ describe('nrp server register / vote-on / status', function () {
     );
     const child = spawnNrp(['--json', 'server', 'start', '--config', config]);
     try {
-      const info = await new Promise<{ peerId: string; http: string }>((resolve, reject) => {
+      const info = await new Promise<{ peerId: string; http: string; dashboard: string }>((resolve, reject) => {
         let text = '';
         child.stdout?.on('data', (d) => {
           text += d;
@@ -109,6 +109,14 @@ describe('nrp server register / vote-on / status', function () {
       const status = await fetch(`${info.http}/status`);
       expect(status.status).to.equal(200);
       expect(JSON.stringify(await status.json())).to.contain(info.peerId);
+      // The dashboard's address carries the operator token in its fragment, and the registry is the deployment's.
+      const { token } = JSON.parse(await readFile(join(dir, 'running-server', 'server.json'), 'utf8'));
+      expect(info.dashboard).to.equal(`${info.http}/#token=${token}`);
+      expect((await fetch(`${info.http}/`)).headers.get('content-type')).to.match(/^text\/html/);
+      const registry = (await (await fetch(`${info.http}/registry`)).json()) as { registry: string };
+      expect(registry.registry.toLowerCase()).to.equal((await dao.registry.getAddress()).toLowerCase());
+      const local = await nrp([...base, 'server', 'status', '--server-dir', join(dir, 'running-server')]);
+      expect(local.stdout).to.contain(info.dashboard);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,18 @@ describe('RatingServer: the running rating server', function () {
     expect(raw).to.match(/^HTTP\/1\.1 400/);
     expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).error).to.match(/malformed/);
     expect((await getJson(server, '/status')).status, 'still serving').to.equal(200);
+  });
+
+  it('announces the configured addresses instead of the bound ones, and keeps its operator token private', async () => {
+    const dao = await networkHelpers.loadFixture(viemDaoFixture);
+    const server = await start(dao, {
+      listen: ['/ip4/0.0.0.0/tcp/0'],
+      announce: ['/dns4/rating.example.org/tcp/4100'],
+    });
+    expect(server.getMultiaddrs()).to.deep.equal([`/dns4/rating.example.org/tcp/4100/p2p/${server.peerId}`]);
+    const file = join(dir, 'server', 'server.json');
+    expect((await stat(file)).mode & 0o777).to.equal(0o600);
+    expect(JSON.parse(await readFile(file, 'utf8')).token).to.match(/^[0-9a-f]{48}$/);
   });
 
   it('refuses to start on a busy HTTP port with a clear error, and leaves nothing behind', async () => {

@@ -189,4 +189,68 @@ describe('ServerStore: a rating server on disk', () => {
     expect(store.verdictSnapshot(1)).to.deep.equal({ seq: 1, issuedAt: 100, bytes: bytes(1) });
     expect(store.stats().verdictSnapshots).to.equal(2);
   });
+
+  it('remembers when each edge was first attested, across a reopen, even when an older attestation comes late', () => {
+    const path = join(dir, 'server.db');
+    let store = open(path);
+    store.addReport(report('A', 1, { edges: [{ a: 'A', b: 'B', time: 200, attestation: bytes(2) }] }));
+    store.addReport(report('A', 2, { edges: [{ a: 'A', b: 'B', time: 300, attestation: bytes(3) }] }));
+    expect(store.listEdges()[0]).to.include({ firstTime: 200, time: 300, reportedBy: 'A' });
+    // An older attestation only moves the first time back: the newest one stays the row's.
+    store.addReport(report('B', 1, { edges: [{ a: 'A', b: 'B', time: 100, attestation: bytes(1) }] }));
+    store.addReport(report('B', 2, { edges: [{ a: 'A', b: 'B', time: 250, attestation: bytes(9) }] }));
+    expect(store.listEdges()[0]).to.deep.include({ firstTime: 100, time: 300, reportedBy: 'A', attestation: bytes(3) });
+    store.close();
+    store = open(path);
+    expect(store.listEdges()[0]).to.include({ firstTime: 100, time: 300 });
+  });
+
+  it('lists reports newest first without their signed bytes, a page at a time, and finds a sighting by id', () => {
+    const store = open();
+    for (let seq = 1; seq <= 3; seq++) store.addReport(report('A', seq));
+    const withSighting = store.addReport(report('B', 1, { sightings: [sighting('bafy-one', 'X', 700)] }));
+    const first = store.recentReports({ limit: 2 });
+    expect(first.map((r) => [r.reporter, r.seq])).to.deep.equal([
+      ['B', 1],
+      ['A', 3],
+    ]);
+    expect(first[0]).to.not.have.property('bytes');
+    expect(first[0]).to.deep.equal({
+      id: withSighting,
+      reporter: 'B',
+      seq: 1,
+      time: 1_001,
+      receivedAt: 2_001,
+      edges: 0,
+      sightings: 1,
+    });
+    const second = store.recentReports({ limit: 2, before: first[1].id });
+    expect(second.map((r) => r.seq)).to.deep.equal([2, 1]);
+    expect(store.recentReports({ before: second[1].id })).to.deep.equal([]);
+    expect(store.recentReports({ reporter: 'A' })).to.have.length(3);
+    expect(store.reportSummary(withSighting)).to.deep.equal(first[0]);
+    expect(store.reportSummary(999)).to.equal(undefined);
+    const [stored] = store.listSightings();
+    expect(store.sighting(stored.id)).to.deep.equal(stored);
+    expect(store.sighting(stored.id)).to.include({
+      reportId: withSighting,
+      fromPeer: 'X',
+      cid: 'bafy-one',
+      advertTime: 700,
+    });
+    expect(store.sighting(999)).to.equal(undefined);
+  });
+
+  it('prunes all but the newest verdict snapshots, never the last one', () => {
+    const store = open();
+    for (let seq = 1; seq <= 5; seq++) store.addVerdictSnapshot({ seq, issuedAt: seq * 100, bytes: bytes(seq) });
+    expect(store.pruneVerdictSnapshots(3)).to.equal(2);
+    expect(store.verdictSnapshot(2)).to.equal(undefined);
+    expect(store.verdictSnapshot(3)).to.deep.include({ seq: 3 });
+    expect(store.pruneVerdictSnapshots(0), 'at least one is kept').to.equal(2);
+    expect(store.lastVerdictSeq()).to.equal(5);
+    expect(store.stats().verdictSnapshots).to.equal(1);
+    store.addVerdictSnapshot({ seq: 6, issuedAt: 600, bytes: bytes(6) });
+    expect(store.pruneVerdictSnapshots(100)).to.equal(0);
+  });
 });

@@ -14,10 +14,12 @@ import { createNrpHelia } from '../../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../../ipfs/keys.js';
 import { pinRoot } from '../../ipfs/pins.js';
 import { loadServerConfig, parseServerConfig, type ServerConfig, ServerConfigError } from '../../server/config.js';
+import { dashboardUrl, readServerEndpoint, runningDashboardUrl } from '../../server/dashboard.js';
 import { createRatingServer } from '../../server/server.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { fail } from './governance.js';
+import { serverTipCommands } from './tips.js';
 
 type Context = () => CliContext;
 
@@ -56,6 +58,8 @@ export function serverCommands(program: Command, context: Context) {
     .requiredOption('--server-dir <dir>', 'the server’s data dir')
     .option('--registry <address>', 'the registry (default: the deployment’s)')
     .action(async (options) => status(context(), options));
+
+  serverTipCommands(server, context);
 }
 
 async function start(ctx: CliContext, options: { config?: string }) {
@@ -78,6 +82,7 @@ async function start(ctx: CliContext, options: { config?: string }) {
   }
   const list = config.chain.list ?? deployment?.contracts.IllegalDataList;
   if (!list) throw new CliError('No list to enforce: set chain.list or chain.deployment in the configuration.');
+  const registryAddress = config.chain.registry ?? deployment?.contracts.RatingServerRegistry;
   const client = createNrpClients({
     rpcUrl: config.chain.rpc,
     chain: chainFromId(chainId, config.chain.rpc),
@@ -87,8 +92,10 @@ async function start(ctx: CliContext, options: { config?: string }) {
     {
       dataDir: config.dataDir,
       listen: config.listen,
+      announce: config.announce,
       bootstrap: config.bootstrap,
       list: getAddress(list),
+      registry: registryAddress && getAddress(registryAddress),
       chainId,
       fromBlock: BigInt(deployment?.fromBlock ?? config.chain.fromBlock),
       sync: { confirmations: config.chain.confirmations },
@@ -100,10 +107,12 @@ async function start(ctx: CliContext, options: { config?: string }) {
   ).catch((error) => {
     throw new CliError(`Cannot start the rating server: ${(error as Error).message}`, 1, { cause: error });
   });
+  const endpoint = await readServerEndpoint(config.dataDir);
   const info = {
     peerId: server.peerId.toString(),
     addresses: server.getMultiaddrs().map(String),
     http: server.httpUrl,
+    dashboard: endpoint ? dashboardUrl(endpoint) : `${server.httpUrl}/`,
     list,
     dataDir: config.dataDir,
   };
@@ -111,6 +120,7 @@ async function start(ctx: CliContext, options: { config?: string }) {
     ctx.output.line(`Rating server ${info.peerId} enforcing list ${list}`);
     for (const address of info.addresses) ctx.output.line(`  ${address}`);
     ctx.output.line(`  HTTP API: ${info.http}/verdicts, /status, /topology, /hints/<peer>`);
+    ctx.output.line(`  Dashboard (the link holds the operator token): ${info.dashboard}`);
     ctx.output.line('Ctrl-C stops it.');
   });
   server.addEventListener('snapshot', ({ detail }) =>
@@ -211,7 +221,10 @@ async function status(ctx: CliContext, options: { serverDir: string; registry?: 
   const peerId = peerIdFromPrivateKey(await serverKey(options.serverDir));
   const client = await ctx.publicClient();
   const server = await getServerByPeerId(client, { registry, peerId: peerId.toMultihash().bytes }).catch(fail);
-  ctx.output.result({ peerId: peerId.toString(), server }, () => {
+  // A server running on this data dir answers at the endpoint it wrote there.
+  const dashboard = await runningDashboardUrl(options.serverDir);
+  ctx.output.result({ peerId: peerId.toString(), server, ...(dashboard && { dashboard }) }, () => {
+    if (dashboard) ctx.output.line(`Running here; dashboard (the link holds the operator token): ${dashboard}`);
     if (!server) {
       ctx.output.line(`${peerId} is not registered (or its registration was removed): run \`nrp server register\`.`);
       return;

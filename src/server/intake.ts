@@ -201,8 +201,11 @@ export interface ReportVerifierInit {
 
 /** Counters of a verifier's cache of verified edges and adverts. */
 export interface VerifierStats {
+  /** Edge attestations and adverts not verified again: verified before, or being verified for another report. */
   cacheHits: number;
+  /** Edge attestations and adverts verified. */
   cacheMisses: number;
+  /** Verified ones remembered now. */
   cached: number;
 }
 
@@ -220,6 +223,8 @@ export class ReportVerifier {
   readonly #init: Required<Omit<ReportVerifierInit, 'isListed'>>;
   readonly #isListed: IsListed;
   readonly #verified = new Map<string, true>();
+  /** Verifications under way, by the same keys: a second report with the same edge waits for the first check. */
+  readonly #running = new Map<string, Promise<unknown>>();
   readonly #verify: (signer: PeerIdBytes, data: Uint8Array, signature: Uint8Array) => Promise<boolean> | boolean;
   #hits = 0;
   #misses = 0;
@@ -345,23 +350,20 @@ export class ReportVerifier {
   }
 
   async #checkEdge(edge: EdgeAttestation, i: number): Promise<ReportRejectedError | undefined> {
-    const key = `e${edgeHash(edge)}`;
-    if (this.#cached(key)) return undefined;
-    const data = signingBytes(SIGNING_DOMAINS.edge, { a: edge.a, b: edge.b, time: edge.time });
-    const [okA, okB] = await Promise.all([
-      this.#verify(edge.a, data, edge.sigA),
-      this.#verify(edge.b, data, edge.sigB),
-    ]);
-    if (!okA || !okB) {
-      const end = okA ? 'b' : 'a';
-      const signer = okA ? edge.b : edge.a;
-      return new ReportRejectedError(
-        'bad-edge',
-        `edges[${i}]: bad signature of end "${end}": not signed by ${peerIdToString(signer)}`,
-      );
-    }
-    this.#remember(key);
-    return undefined;
+    const result = await this.#once(`e${edgeHash(edge)}`, async () => {
+      const data = signingBytes(SIGNING_DOMAINS.edge, { a: edge.a, b: edge.b, time: edge.time });
+      const [okA, okB] = await Promise.all([
+        this.#verify(edge.a, data, edge.sigA),
+        this.#verify(edge.b, data, edge.sigB),
+      ]);
+      return okA && okB ? true : okA ? 'b' : 'a';
+    });
+    if (result === true) return undefined;
+    const signer = result === 'a' ? edge.a : edge.b;
+    return new ReportRejectedError(
+      'bad-edge',
+      `edges[${i}]: bad signature of end "${result}": not signed by ${peerIdToString(signer)}`,
+    );
   }
 
   async #checkAdvert(advert: Advert, i: number): Promise<ReportRejectedError | undefined> {
@@ -370,22 +372,48 @@ export class ReportVerifier {
     delete value.signature;
     const data = signingBytes(SIGNING_DOMAINS.advert, value);
     const key = `a${createHash('sha256').update(data).update(advert.signature).digest('base64')}`;
-    if (this.#cached(key)) return undefined;
-    if (!(await this.#verify(advert.sender, data, signature as Uint8Array))) {
-      return new ReportRejectedError(
-        'bad-evidence',
-        `sightings[${i}]: bad signature on the advert: not signed by ${peerIdToString(advert.sender)}`,
-      );
+    const result = await this.#once(
+      key,
+      async () => (await this.#verify(advert.sender, data, signature as Uint8Array)) || 'bad',
+    );
+    if (result === true) return undefined;
+    return new ReportRejectedError(
+      'bad-evidence',
+      `sightings[${i}]: bad signature on the advert: not signed by ${peerIdToString(advert.sender)}`,
+    );
+  }
+
+  /**
+   * Runs `verify` for `key` unless it succeeded before or is running now: reports that arrive together carry
+   * the same edges (both ends report theirs) and adverts (all neighbours of a distributor report its advert),
+   * so without joining verifications under way a burst would check each one several times. Resolves true, or
+   * with what `verify` returned on failure (not remembered: a forged copy must not poison the cache).
+   */
+  #once<T>(key: string, verify: () => Promise<true | T>): Promise<true | T> {
+    if (this.#cached(key)) return Promise.resolve(true);
+    let running = this.#running.get(key) as Promise<true | T> | undefined;
+    if (running !== undefined) {
+      this.#hits++;
+      return running;
     }
-    this.#remember(key);
-    return undefined;
+    this.#misses++;
+    running = verify().then(
+      (result) => {
+        this.#running.delete(key);
+        if (result === true) this.#remember(key);
+        return result;
+      },
+      (error) => {
+        this.#running.delete(key);
+        throw error;
+      },
+    );
+    this.#running.set(key, running);
+    return running;
   }
 
   #cached(key: string): boolean {
-    if (!this.#verified.has(key)) {
-      this.#misses++;
-      return false;
-    }
+    if (!this.#verified.has(key)) return false;
     this.#hits++;
     // Most recently used last, so eviction drops the least recently used.
     this.#verified.delete(key);
@@ -417,8 +445,11 @@ function edgeHash(edge: EdgeAttestation): string {
 
 export interface ReportIntakeComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>;
-  /** Where accepted reports go; the intake does not close it. */
-  store: Pick<ServerStore, 'addReports' | 'lastSeqs' | 'lastSeq'>;
+  /**
+   * Where accepted reports go; the intake does not close it. With `syncReports`, commits do not block the event
+   * loop on the disk: reports are acknowledged after it resolves.
+   */
+  store: Pick<ServerStore, 'addReports' | 'lastSeqs' | 'lastSeq'> & Partial<Pick<ServerStore, 'syncReports'>>;
   /** Whether this server's list holds a sighting's entry, e.g. `listedIn(listSync)`. */
   isListed: IsListed;
 }
@@ -438,6 +469,8 @@ export interface AcceptedReportEvent {
   reporter: string;
   seq: number;
   receivedAt: number;
+  /** Milliseconds from the report's arrival to now: checks, signatures, the group commit and its sync. */
+  durationMs: number;
   /** The verified report, edges and sightings included. */
   report: Report;
 }
@@ -476,9 +509,11 @@ interface PendingWrite {
  * starts with a {@link RejectionReason}, and nothing is stored.
  *
  * An accepted report, its edges, its sightings and the reporter's new sequence number are committed in one
- * transaction before the ack is written, so an acknowledged report survives kill -9. Reports that verify at
- * the same time share a transaction (group commit: one fsync for many). A storage failure acks nothing (the
- * stream is reset), so the node retries.
+ * transaction, and synced to disk, before the ack is written, so an acknowledged report survives kill -9 and
+ * a power cut. Reports that verify at the same time share a transaction (group commit); with the real store
+ * the fsync runs on libuv's thread pool (`ServerStore.syncReports`), the event loop goes on checking reports
+ * meanwhile, and those gather for the next commit: one fsync for many reports. A storage failure acks nothing
+ * (the stream is reset), so the node retries.
  *
  * @example
  * const store = ServerStore.open(join(dataDir, 'server.db'));
@@ -494,10 +529,12 @@ export class ReportIntake extends TypedEventEmitter<ReportIntakeEvents> {
   /** Each reporter's last sequence number, stored or about to be: replays are refused before any signature. */
   #lastSeqs?: Map<string, number>;
   readonly #peerIds = new Map<string, string>();
-  /** The time of the newest stored (committed) attestation of each edge, by its ends. */
-  readonly #edgeTimes = new Map<string, number>();
+  /** The times of the oldest and newest stored (committed) attestations of each edge, by its ends. */
+  readonly #edgeTimes = new Map<string, EdgeSpan>();
   #queue: PendingWrite[] = [];
   #flushScheduled = false;
+  /** The sync of the last commit, while it runs. */
+  #syncing?: Promise<void>;
   readonly #running = new Set<Promise<unknown>>();
   #started = false;
   #stopped = false;
@@ -564,6 +601,7 @@ export class ReportIntake extends TypedEventEmitter<ReportIntakeEvents> {
   }
 
   async #receive(message: Uint8Array, from: PeerLike, options: AbortOptions & { now?: number }): Promise<ReportAck> {
+    const started = performance.now();
     const peer = typeof from === 'string' ? from : from instanceof Uint8Array ? peerIdToString(from) : from.toString();
     let seq = 0;
     try {
@@ -593,16 +631,17 @@ export class ReportIntake extends TypedEventEmitter<ReportIntakeEvents> {
       const previous = this.#seqs().get(reporter);
       this.#seqs().set(reporter, report.seq);
       const receivedAt = Date.now();
+      const edgeKeys = report.edges.map(edgeKey);
       let result: AddReportResult;
       try {
-        result = await this.#write(this.#toNewReport(report, reporter, message, receivedAt));
+        result = await this.#write(this.#toNewReport(report, reporter, message, receivedAt, edgeKeys));
       } catch (error) {
         // Not stored: let the reporter send this sequence number again.
         if (this.#seqs().get(reporter) === report.seq) this.#restoreSeq(reporter, previous);
         log.error('could not store report %d of %s: %e', report.seq, reporter, error);
         throw error;
       }
-      if (result.status === 'stored') this.#storedEdges(report.edges);
+      if (result.status === 'stored') this.#storedEdges(report.edges, edgeKeys);
       if (result.status === 'replayed') {
         throw new ReportRejectedError(
           'replayed',
@@ -616,7 +655,8 @@ export class ReportIntake extends TypedEventEmitter<ReportIntakeEvents> {
         report.edges.length,
         report.sightings.length,
       );
-      this.safeDispatchEvent('accepted', { detail: { id: result.id, reporter, seq, receivedAt, report } });
+      const durationMs = performance.now() - started;
+      this.safeDispatchEvent('accepted', { detail: { id: result.id, reporter, seq, receivedAt, durationMs, report } });
       return { seq, accepted: true };
     } catch (error) {
       if (!(error instanceof ReportRejectedError)) throw error;
@@ -656,40 +696,80 @@ export class ReportIntake extends TypedEventEmitter<ReportIntakeEvents> {
   #write(report: NewReport): Promise<AddReportResult> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ report, resolve, reject });
-      if (this.#flushScheduled) return;
-      this.#flushScheduled = true;
-      // After the I/O callbacks of this turn: reports whose signatures verified meanwhile join the transaction.
-      setImmediate(() => this.#flush());
+      this.#scheduleFlush();
     });
   }
 
+  #scheduleFlush() {
+    // While the disk syncs the last commit, reports gather for the next one.
+    if (this.#flushScheduled || this.#syncing) return;
+    this.#flushScheduled = true;
+    // After the I/O callbacks of this turn: reports whose signatures verified meanwhile join the transaction.
+    setImmediate(() => this.#flush());
+  }
+
+  /**
+   * Commits every queued report, at most `maxBatch` a transaction. With a store that can sync its log off the
+   * event loop, commits skip the fsync and the reports resolve after one `syncReports` for all of them, during
+   * which the next reports gather; otherwise each commit waits for the disk itself.
+   */
   #flush() {
     this.#flushScheduled = false;
+    const { store } = this.#components;
+    const committed: { pending: PendingWrite; result: AddReportResult }[] = [];
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#init.maxBatch);
+      const reports = batch.map((pending) => pending.report);
       let results: AddReportResult[];
       try {
-        results = this.#components.store.addReports(batch.map((pending) => pending.report));
+        results = store.syncReports ? store.addReports(reports, { durable: false }) : store.addReports(reports);
       } catch (error) {
         for (const pending of batch) pending.reject(error as Error);
         continue;
       }
       batch.forEach((pending, i) => {
-        pending.resolve(results[i]);
+        committed.push({ pending, result: results[i] });
       });
     }
+    if (committed.length === 0) return;
+    if (!store.syncReports) {
+      for (const { pending, result } of committed) pending.resolve(result);
+      return;
+    }
+    this.#syncing = store
+      .syncReports()
+      .then(
+        () => {
+          for (const { pending, result } of committed) pending.resolve(result);
+        },
+        (error: Error) => {
+          log.error('could not sync %d reports to disk: %e', committed.length, error);
+          for (const { pending } of committed) pending.reject(error);
+        },
+      )
+      .finally(() => {
+        this.#syncing = undefined;
+        if (this.#queue.length > 0) this.#scheduleFlush();
+      });
   }
 
-  #toNewReport(report: Report, reporter: string, bytes: Uint8Array, receivedAt: number): NewReport {
+  #toNewReport(
+    report: Report,
+    reporter: string,
+    bytes: Uint8Array,
+    receivedAt: number,
+    edgeKeys: readonly string[],
+  ): NewReport {
     return {
       reporter,
       seq: report.seq,
       time: report.time,
       receivedAt,
       bytes,
-      // The store keeps the newest attestation per edge: one it already has (most, between refreshes) is left out.
+      // The store keeps the newest attestation per edge and the oldest time: an attestation within the span it
+      // has (the same one again, as in most reports between refreshes) would change nothing, and is left out.
       edges: report.edges
-        .filter((edge) => (this.#edgeTimes.get(edgeKey(edge)) ?? -1) < edge.time)
+        .filter((edge, i) => !within(this.#edgeTimes.get(edgeKeys[i]), edge.time))
         .map((edge) => ({
           a: this.#peerId(edge.a),
           b: this.#peerId(edge.b),
@@ -706,13 +786,17 @@ export class ReportIntake extends TypedEventEmitter<ReportIntakeEvents> {
     };
   }
 
-  #storedEdges(edges: readonly EdgeAttestation[]) {
+  #storedEdges(edges: readonly EdgeAttestation[], keys: readonly string[]) {
     // Forgetting costs only writes the store would skip anyway.
     if (this.#edgeTimes.size > 500_000) this.#edgeTimes.clear();
-    for (const edge of edges) {
-      const key = edgeKey(edge);
-      if ((this.#edgeTimes.get(key) ?? -1) < edge.time) this.#edgeTimes.set(key, edge.time);
-    }
+    edges.forEach((edge, i) => {
+      const span = this.#edgeTimes.get(keys[i]);
+      if (span === undefined) this.#edgeTimes.set(keys[i], { first: edge.time, last: edge.time });
+      else {
+        span.first = Math.min(span.first, edge.time);
+        span.last = Math.max(span.last, edge.time);
+      }
+    });
   }
 
   /** A peer id's string form, remembered: the same few thousand peers come back in every report. */
@@ -726,6 +810,16 @@ export class ReportIntake extends TypedEventEmitter<ReportIntakeEvents> {
     }
     return id;
   }
+}
+
+/** The oldest and newest attestation times of an edge. */
+interface EdgeSpan {
+  first: number;
+  last: number;
+}
+
+function within(span: EdgeSpan | undefined, time: number): boolean {
+  return span !== undefined && span.first <= time && time <= span.last;
 }
 
 /** An edge's ends, as a map key. */

@@ -427,6 +427,118 @@ describe('ReportIntake: a rating server receives reports', function () {
     expect(store.lastSeq(peerIdToString(reporter.id))).to.equal(3);
   });
 
+  it('verifies an edge or an advert that several reports carry at once only once', async () => {
+    const store = ServerStore.open(join(dir, 'server.db'));
+    cleanups.push(async () => store.close());
+    // On the thread pool, as a server runs: the five reports are all being checked at the same time.
+    const intake = new ReportIntake({ libp2p: {} as never, store, isListed }, { rateLimit: false });
+    const [x, y, ...others] = await Promise.all(Array.from({ length: 5 }, () => testPeer()));
+    // Both ends report their edge; every neighbour of a distributor reports the advert it broadcast.
+    const edge = await signedEdge(x, y);
+    const sighting = await sightingOf(distributor, LISTED[0]);
+    const reports = await Promise.all([
+      signedReport(x, { seq: 1, edges: [edge], sightings: [sighting] }),
+      signedReport(y, { seq: 1, edges: [edge], sightings: [sighting] }),
+      ...others.map((peer) => signedReport(peer, { seq: 1, sightings: [sighting] })),
+    ]);
+    const acks = await Promise.all(reports.map((report) => intake.receive(encodeReport(report), report.reporter)));
+    expect(acks.every((ack) => ack.accepted)).to.equal(true);
+    expect(intake.verifierStats).to.deep.equal({ cacheMisses: 2, cacheHits: 5, cached: 2 });
+
+    // A forged copy waiting on a good one's check would be wrong: each copy is its own key.
+    const forged = {
+      ...sighting,
+      advert: { ...sighting.advert, signature: Uint8Array.from(sighting.advert.signature) },
+    };
+    forged.advert.signature[0] ^= 1;
+    const [good, bad] = await Promise.all(
+      [sighting, forged].map(async (s) => {
+        const reporter = await testPeer();
+        const report = await signedReport(reporter, { seq: 1, sightings: [s] });
+        return intake.receive(encodeReport(report), reporter.id);
+      }),
+    );
+    expect(good, good.reason).to.deep.equal({ seq: 1, accepted: true });
+    expect(rejectionReasonOf(bad)).to.equal('bad-evidence');
+  });
+
+  it('acks a report only once its commit is synced to disk, and commits what arrives meanwhile next', async () => {
+    const store = ServerStore.open(join(dir, 'server.db'));
+    cleanups.push(async () => store.close());
+    const batches: number[] = [];
+    const syncs: { release: () => void; fail: (error: Error) => void }[] = [];
+    const slowDisk = {
+      lastSeq: (reporter: string) => store.lastSeq(reporter),
+      lastSeqs: () => store.lastSeqs(),
+      addReports: (reports: Parameters<ServerStore['addReports']>[0], options?: { durable?: boolean }) => {
+        batches.push(reports.length);
+        return store.addReports(reports, options);
+      },
+      syncReports: () =>
+        new Promise<void>((release, fail) => {
+          syncs.push({ release, fail });
+        }).then(() => store.syncReports()),
+    };
+    const intake = new ReportIntake(
+      { libp2p: {} as never, store: slowDisk, isListed },
+      { rateLimit: false, threadPool: false },
+    );
+    const [first, second, third] = await Promise.all(Array.from({ length: 3 }, () => testPeer()));
+    const bytes = async (peer: TestPeer, seq: number) => encodeReport(await signedReport(peer, { seq }));
+    let acked = false;
+    const firstAck = intake.receive(await bytes(first, 1), first.id).then((ack) => {
+      acked = true;
+      return ack;
+    });
+    await waitFor('the first commit', () => syncs.length === 1);
+    // Committed, so a crash of this process would keep it, but the disk has not confirmed it yet.
+    expect(store.lastSeq(peerIdToString(first.id))).to.equal(1);
+    const later = [second, third].map(async (peer) => intake.receive(await bytes(peer, 1), peer.id));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(acked, 'acknowledged before the sync').to.equal(false);
+    expect(batches, 'the later reports wait for the sync').to.deep.equal([1]);
+
+    syncs[0].release();
+    expect(await firstAck).to.deep.equal({ seq: 1, accepted: true });
+    await waitFor('the second commit', () => syncs.length === 2);
+    expect(batches).to.deep.equal([1, 2]);
+    syncs[1].release();
+    expect((await Promise.all(later)).every((ack) => ack.accepted)).to.equal(true);
+
+    // A failed sync acknowledges nothing; the next report is taken once the disk works.
+    const failed = intake.receive(await bytes(first, 2), first.id);
+    await waitFor('the third commit', () => syncs.length === 3);
+    syncs[2].fail(new Error('I/O error'));
+    await failed.then(
+      () => expect.fail('acknowledged a report whose sync failed'),
+      (error: Error) => expect(error.message).to.equal('I/O error'),
+    );
+    const next = intake.receive(await bytes(first, 3), first.id);
+    await waitFor('the fourth commit', () => syncs.length === 4);
+    syncs[3].release();
+    expect(await next).to.deep.equal({ seq: 3, accepted: true });
+  });
+
+  it('writes an edge again only for an attestation outside the span stored: newer, or older than the first', async () => {
+    const store = ServerStore.open(join(dir, 'server.db'));
+    cleanups.push(async () => store.close());
+    const intake = new ReportIntake({ libp2p: {} as never, store, isListed }, { rateLimit: false });
+    const [reporter, neighbour] = await Promise.all([testPeer(), testPeer()]);
+    const now = Date.now();
+    const at = async (seq: number, minutesAgo: number) => {
+      const edges = [await signedEdge(reporter, neighbour, now - minutesAgo * 60_000)];
+      const ack = await intake.receive(encodeReport(await signedReport(reporter, { seq, edges })), reporter.id);
+      expect(ack.accepted).to.equal(true);
+      const [edge] = store.listEdges();
+      return [(now - edge.firstTime) / 60_000, (now - edge.time) / 60_000];
+    };
+    expect(await at(1, 20)).to.deep.equal([20, 20]);
+    // A late older attestation moves the edge's start back; a newer one its end.
+    expect(await at(2, 40)).to.deep.equal([40, 20]);
+    expect(await at(3, 10)).to.deep.equal([40, 10]);
+    expect(await at(4, 30)).to.deep.equal([40, 10]);
+  });
+
   it('agrees with the protocol’s verifyReport on what verifies', async () => {
     const verifier = new ReportVerifier({ isListed: () => true });
     const reporter = await testPeer();

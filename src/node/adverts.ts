@@ -1,6 +1,6 @@
 import type { GossipSub } from '@libp2p/gossipsub';
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub';
-import type { PeerId, PrivateKey } from '@libp2p/interface';
+import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { TypedEventEmitter } from 'main-event';
 import { CID } from 'multiformats/cid';
@@ -45,6 +45,12 @@ export interface AdvertServiceInit {
    * are always verified; see {@link AdvertService}.
    */
   signatureSampleRate?: number;
+  /**
+   * Whether to take content from `peer` at all. The node takes it only from neighbours that signed an edge
+   * attestation of the connection: evidence against a peer counts only over such an edge, so a peer that
+   * refuses to sign one would otherwise distribute without ever being accountable. Default: every peer.
+   */
+  acceptFrom?: (peer: PeerId, options: AbortOptions) => boolean | Promise<boolean>;
 }
 
 export interface AdvertServiceComponents {
@@ -65,7 +71,7 @@ export interface SightingEvent {
 /** An advert was refused before anything else was done with it. */
 export interface RejectedAdvertEvent {
   fromPeer: string;
-  reason: 'malformed' | 'bad-signature' | 'not-from-sender' | 'stale' | 'rate-limited';
+  reason: 'malformed' | 'bad-signature' | 'not-from-sender' | 'stale' | 'rate-limited' | 'unattested';
   message: string;
 }
 
@@ -98,7 +104,8 @@ export interface AdvertServiceEvents {
  * caught with a bad signature is rejected, which gossipsub scores against it.
  */
 export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
-  readonly #init: Required<Omit<AdvertServiceInit, 'delayFrom'>> & Pick<AdvertServiceInit, 'delayFrom'>;
+  readonly #init: Required<Omit<AdvertServiceInit, 'delayFrom' | 'acceptFrom'>> &
+    Pick<AdvertServiceInit, 'delayFrom' | 'acceptFrom'>;
   readonly #components: AdvertServiceComponents;
   /** CIDs seen in adverts or held: each is fetched and advertised once. */
   readonly #seen = new Set<string>();
@@ -118,6 +125,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
       ratePerSecond: init.ratePerSecond ?? 50,
       burst: init.burst ?? 200,
       delayFrom: init.delayFrom,
+      acceptFrom: init.acceptFrom,
       signatureSampleRate: init.signatureSampleRate ?? 1 / 64,
     };
   }
@@ -229,6 +237,9 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
       return TopicValidatorResult.Reject;
     }
 
+    if (this.#init.acceptFrom && !(await this.#init.acceptFrom(peer, { signal: this.#controller.signal }))) {
+      return reject('unattested', 'the neighbour does not sign an edge attestation of our connection');
+    }
     const key = advert.cid.toString();
     if (!this.#seen.has(key) && this.#init.autoFetch && advert.size <= this.#init.maxFetchBytes) {
       this.#seen.add(key);

@@ -160,6 +160,10 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
   /** When each peer last got a countersignature, for `minIntervalMs`. */
   readonly #answered = new Map<string, number>();
   readonly #running = new Set<Promise<unknown>>();
+  /** Attestations asked for by {@link isAttested}, by neighbour, while under way. */
+  readonly #attesting = new Map<string, Promise<boolean>>();
+  /** The newest edge time by neighbour, as far as {@link isAttested} has looked. */
+  readonly #attestedAt = new Map<string, number>();
   readonly #controller = new AbortController();
   #started = false;
 
@@ -228,6 +232,38 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
   edgeWith(peer: PeerId | string): EdgeAttestation | undefined {
     const row = this.#db.prepare('SELECT edge FROM edges WHERE peer = ?').get(peer.toString());
     return row && decodeEdge(new Uint8Array(row.edge as Uint8Array));
+  }
+
+  /**
+   * Whether the connection with `peer` is attested: an edge both ends signed within `maxAgeMs`, or one attested
+   * now (once per neighbour at a time, however many callers ask). False when the neighbour refuses to sign.
+   *
+   * @example
+   * if (!(await edges.isAttested(peer, { signal }))) return; // take nothing from an unaccountable peer
+   */
+  isAttested(peer: PeerId, options: AbortOptions = {}): boolean | Promise<boolean> {
+    const key = peer.toString();
+    const since = Date.now() - this.#init.maxAgeMs;
+    // Asked for every advert, so the answer comes from memory; the database only for a neighbour not seen yet.
+    let time = this.#attestedAt.get(key);
+    if (time === undefined) {
+      time = this.edgeWith(key)?.time ?? Number.NEGATIVE_INFINITY;
+      this.#attestedAt.set(key, time);
+    }
+    if (time >= since) return true;
+    let attesting = this.#attesting.get(key);
+    if (!attesting) {
+      attesting = this.attest(peer, options).then(
+        () => true,
+        (error: Error) => {
+          log('%s did not attest our connection: %s', key, error.message);
+          return false;
+        },
+      );
+      this.#attesting.set(key, attesting);
+      void attesting.finally(() => this.#attesting.delete(key));
+    }
+    return attesting;
   }
 
   /**
@@ -314,6 +350,7 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
     this.#db.prepare('DELETE FROM edges WHERE time < ?').run(Date.now() - EDGE_MAX_AGE_MS);
     const neighbour = this.#neighbours.get(key);
     if (neighbour) neighbour.lastAt = Date.now();
+    if (edge.time > (this.#attestedAt.get(key) ?? Number.NEGATIVE_INFINITY)) this.#attestedAt.set(key, edge.time);
     log('stored edge with %s as %s (time %d)', key, role, edge.time);
     this.safeDispatchEvent('edge', { detail: { peer: key, edge, role } });
   }
@@ -324,6 +361,7 @@ export class EdgeService extends TypedEventEmitter<EdgeServiceEvents> {
     const key = event.detail.toString();
     clearTimeout(this.#neighbours.get(key)?.timer);
     this.#neighbours.delete(key);
+    this.#attestedAt.delete(key);
   };
 
   /** Identify says which protocols a neighbour speaks: stop or start attesting it accordingly. */

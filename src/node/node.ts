@@ -109,14 +109,14 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
     },
   });
   const store = NodeStore.open(init.dataDir ? join(init.dataDir, 'node.db') : ':memory:');
-  const adverts = new AdvertService(
-    { helia, privateKey, store, isListed },
-    { delayFrom: penalties.delayFor, ...init.adverts },
-  );
-  adverts.start();
   const dbPath = (name: string) => (init.dataDir ? join(init.dataDir, name) : undefined);
   const edges = new EdgeService({ libp2p: helia.libp2p, privateKey, dbPath: dbPath('edges.db') }, init.edges);
   await edges.start();
+  const adverts = new AdvertService(
+    { helia, privateKey, store, isListed },
+    { delayFrom: penalties.delayFor, acceptFrom: (peer, options) => edges.isAttested(peer, options), ...init.adverts },
+  );
+  adverts.start();
   const reporter = new Reporter(
     { libp2p: helia.libp2p, privateKey, store, edges, dbPath: dbPath('reports.db') },
     init.reporter,

@@ -13,14 +13,22 @@ describe('advert validation', () => {
   let node: NrpNode;
   let listedCid: CID;
   const rejected: RejectedAdvertEvent[] = [];
+  /** Peers here deliver adverts without a connection, so whether each attested an edge is decided here. */
+  const unattested = new Set<string>();
 
   beforeEach(async () => {
     listedCid = await cidOf('listed');
     node = await createNrpNode({
       lists: [new LocalList([entryId(listedCid)])],
-      adverts: { autoFetch: false, ratePerSecond: 10, burst: 20 },
+      adverts: {
+        autoFetch: false,
+        ratePerSecond: 10,
+        burst: 20,
+        acceptFrom: async (peer) => !unattested.has(peer.toString()),
+      },
     });
     rejected.length = 0;
+    unattested.clear();
     node.adverts.addEventListener('rejected', ({ detail }) => rejected.push(detail));
   });
   afterEach(async () => {
@@ -63,6 +71,17 @@ describe('advert validation', () => {
     const [evidence] = node.store.listEvidence();
     expect(evidence.fromPeer).to.equal(peerIdFromPrivateKey(peer.key).toString());
     expect(evidence.advert).to.deep.equal(advert);
+  });
+
+  it('refuses clean adverts from a peer that did not attest the connection, but keeps its listed ones as evidence', async () => {
+    const peer = await newPeer();
+    unattested.add(peerIdFromPrivateKey(peer.key).toString());
+    const clean = await createAdvert(peer.key, { cid: await cidOf('clean'), size: 5 });
+    expect(await deliver(peer, encodeAdvert(clean))).to.equal(TopicValidatorResult.Reject);
+    expect(rejected.map((r) => r.reason)).to.deep.equal(['unattested']);
+    const listed = encodeAdvert(await createAdvert(peer.key, { cid: listedCid, size: 6 }));
+    expect(await deliver(peer, listed)).to.equal(TopicValidatorResult.Reject);
+    expect(node.store.listEvidence().map((e) => e.advert)).to.deep.equal([listed]);
   });
 
   it('rejects a stale advert', async () => {

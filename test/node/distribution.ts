@@ -11,6 +11,8 @@ import { entryId } from '../../src/lists/entry-id.js';
 import { encodePayload } from '../../src/lists/payload.js';
 import { packIds } from '../../src/lists/set-ops.js';
 import { ListSync } from '../../src/lists/sync.js';
+import type { RejectedAdvertEvent } from '../../src/node/adverts.js';
+import { EDGE_PROTOCOL } from '../../src/node/edges.js';
 import { createNrpNode, type NrpNode } from '../../src/node/node.js';
 import { peerIdToString } from '../../src/node/protocol/peer.js';
 import { connection, daoFixture, ethers, networkHelpers, passProposal, proposal } from '../helpers/dao.js';
@@ -197,6 +199,32 @@ describe('node distribution and enforcement', function () {
     const { cid } = await addFile(early, 'shared before anyone was listening');
     await connect(early, late);
     await waitFor('the late neighbour to get it', () => late.store.hasContent(cid.toString()));
+  });
+
+  it('takes nothing from a neighbour that will not sign an edge attestation, and counts its adverts as invalid', async () => {
+    const evasive = await createNrpNode();
+    const honest = await createNrpNode();
+    const witness = await createNrpNode();
+    nodes.push(evasive, honest, witness);
+    // A modified client: it gossips adverts but never countersigns an edge, so no server could ever blame it.
+    await evasive.edges.stop();
+    await evasive.helia.libp2p.unhandle(EDGE_PROTOCOL);
+    const rejected: RejectedAdvertEvent[] = [];
+    honest.adverts.addEventListener('rejected', ({ detail }) => rejected.push(detail));
+    await connect(evasive, honest);
+    await connect(witness, honest);
+    await waitFor('the advert topic', () =>
+      [evasive, witness].every((n) => n.helia.libp2p.services.pubsub.getSubscribers('nrp/adverts/1').length > 0),
+    );
+    const unaccountable = await addFile(evasive, 'from a peer that signs no edges');
+    const accountable = await addFile(witness, 'from a peer that signs its edges');
+    await waitFor('the accountable file', () => honest.store.hasContent(accountable.cid.toString()));
+    await waitFor('the refusal', () => rejected.some((r) => r.fromPeer === evasive.helia.libp2p.peerId.toString()));
+    expect(rejected.find((r) => r.fromPeer === evasive.helia.libp2p.peerId.toString())?.reason).to.equal('unattested');
+    expect(honest.store.hasContent(unaccountable.cid.toString())).to.equal(false);
+    expect(honest.edges.edgeWith(witness.helia.libp2p.peerId), 'the accountable neighbour attested').to.not.equal(
+      undefined,
+    );
   });
 
   it('exchanges an advert and the file it offers over WebSockets alone', async () => {

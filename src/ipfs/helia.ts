@@ -6,7 +6,7 @@ import { type HeliaWithLibp2p, withLibp2pLight } from '@helia/libp2p';
 import * as dagCbor from '@ipld/dag-cbor';
 import { bootstrap } from '@libp2p/bootstrap';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { type Identify, identify } from '@libp2p/identify';
+import { type Identify, type IdentifyPush, identify, identifyPush } from '@libp2p/identify';
 import type { AbortOptions, PeerDiscovery, PeerId, PrivateKey, ServiceMap } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { type MulticastDNSComponents, mdns } from '@libp2p/mdns';
@@ -31,7 +31,7 @@ const log = logger('nrp:ipfs');
 export const DEFAULT_LISTEN: readonly string[] = ['/ip4/127.0.0.1/tcp/0'];
 
 /** The libp2p services every nrp Helia node runs. */
-export type NrpDefaultServices = { identify: Identify; ping: Ping };
+export type NrpDefaultServices = { identify: Identify; identifyPush: IdentifyPush; ping: Ping };
 
 /** A started nrp Helia node: Helia with bitswap, on a libp2p host that runs the default services and `S`. */
 export type NrpHelia<S extends ServiceMap = Record<never, never>> = HeliaWithLibp2p<NrpDefaultServices & S>;
@@ -39,7 +39,7 @@ export type NrpHelia<S extends ServiceMap = Record<never, never>> = HeliaWithLib
 /**
  * Extra libp2p options, merged into the node's defaults rather than replacing them: arrays (`transports`,
  * `connectionEncrypters`, `streamMuxers`, `peerDiscovery`, `peerRouters`, `contentRouters`) are appended after
- * the defaults, `services` are added to identify and ping (a service of the same name replaces the default),
+ * the defaults, `services` are added to identify, identify-push and ping (a service of the same name replaces the default),
  * `addresses.listen` is appended to the `listen` option, and everything else (`connectionGater`,
  * `connectionManager`, `connectionMonitor`, `peerStore`, …) is passed as is. The key and the datastore
  * always come from the node.
@@ -270,7 +270,9 @@ function libp2pOptions<S extends ServiceMap>(
     connectionEncrypters: [noise(), ...(extra.connectionEncrypters ?? [])],
     streamMuxers: [yamux(), ...(extra.streamMuxers ?? [])],
     peerDiscovery: [...peerDiscovery, ...(extra.peerDiscovery ?? [])],
-    services: { identify: identify(), ping: ping(), ...extra.services } as Libp2pOptions<
+    // identify-push tells connected peers of protocols registered after a connection opened: a peer dialled
+    // at start-up, before bitswap and nrp's protocols are handled, would otherwise never learn of them.
+    services: { identify: identify(), identifyPush: identifyPush(), ping: ping(), ...extra.services } as Libp2pOptions<
       NrpDefaultServices & S
     >['services'],
   };

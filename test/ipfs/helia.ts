@@ -66,6 +66,24 @@ describe('createNrpHelia', function () {
     expect(await b.blockstore.has(block.cid)).to.equal(true);
   });
 
+  it('tells connected peers of a protocol it starts handling later, so a peer that dialled early learns of it', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    const identified = new Promise((resolve) => b.libp2p.addEventListener('peer:identify', resolve, { once: true }));
+    await connect(b, a);
+    // Only once b has identified a: what a handles from now on reaches b only if a pushes it.
+    await identified;
+    const LATE = '/nrp/test-late/1.0.0';
+    await a.libp2p.handle(LATE, (stream) => stream.abort(new Error('not used')));
+    const deadline = Date.now() + 5_000;
+    let protocols: string[] = [];
+    while (!protocols.includes(LATE) && Date.now() < deadline) {
+      protocols = (await b.libp2p.peerStore.get(a.libp2p.peerId)).protocols;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(protocols).to.include(LATE);
+  });
+
   it('keeps blocks and its peer id across restarts when given a data folder', async () => {
     const dataDir = await tempDir();
     const block = await cborBlock({ kept: true });

@@ -1,10 +1,11 @@
 import type { Address } from 'viem';
-import { bytesToHex } from 'viem';
+import { bytesToHex, type Hex } from 'viem';
 import type { PublishVersionParameters } from '../chain/lists.js';
 import type { AbortOptions, BlockSink } from './blocks.js';
 import { applyListChange, type ListChange, type ListChangeInput } from './change.js';
+import { entryIdToHex } from './entry-id.js';
 import { EntryMerkleTree, entryMerkleRoot } from './merkle.js';
-import { type DecodedPayload, type EncodedPayload, encodePayload } from './payload.js';
+import { type DecodedPayload, type EncodedPayload, type EntryMetadata, encodePayload } from './payload.js';
 
 export interface BuildNextVersionInput
   extends Pick<ListChangeInput, 'add' | 'remove' | 'category' | 'reason' | 'tips'> {
@@ -14,6 +15,10 @@ export interface BuildNextVersionInput
   currentVersion: bigint;
   /** That version's payload, verified against the chain; undefined at version 0. */
   current?: DecodedPayload;
+  /** Metadata of some added entries, by entry id hex, over `category`, `reason` and `tips` (one tip-off each). */
+  entryMetadata?: ReadonlyMap<Hex, EntryMetadata>;
+  /** The proposal text; default: a summary of the change, the reason and how to inspect it. */
+  description?: string;
 }
 
 export interface BuildNextVersionOptions extends AbortOptions {
@@ -58,6 +63,11 @@ export async function buildNextVersion(
     reason: input.reason,
     tips: input.tips,
   });
+  const listedAlready = new Set(change.alreadyListed.map((entry) => entryIdToHex(entry.id)));
+  for (const [hex, metadata] of input.entryMetadata ?? []) {
+    const added = change.metadata.get(hex);
+    if (added && !listedAlready.has(hex)) change.metadata.set(hex, { ...added, ...metadata });
+  }
   const root =
     change.ids.length === 0
       ? await entryMerkleRoot(change.ids)
@@ -90,15 +100,17 @@ export async function buildNextVersion(
     removed,
     payloadCid: payload.cid,
   };
-  const description = [
-    `List ${list}: version ${version}, +${added} −${removed} entries (${count} in all)`,
-    '',
-    input.reason ?? '',
-    input.category ? `Category: ${input.category}` : '',
-    `Payload: ${payload.cid}`,
-    'Inspect before voting: nrp proposal inspect <id>, or in the web app (nrp web)',
-  ]
-    .filter((line, i) => i < 2 || line !== '')
-    .join('\n');
+  const description =
+    input.description ??
+    [
+      `List ${list}: version ${version}, +${added} −${removed} entries (${count} in all)`,
+      '',
+      input.reason ?? '',
+      input.category ? `Category: ${input.category}` : '',
+      `Payload: ${payload.cid}`,
+      'Inspect before voting: nrp proposal inspect <id>, or in the web app (nrp web)',
+    ]
+      .filter((line, i) => i < 2 || line !== '')
+      .join('\n');
   return { change, payload, call, description };
 }

@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CID } from 'multiformats/cid';
-import { type Address, bytesToHex, hexToBytes } from 'viem';
+import { type Address, bytesToHex, type Hex, hexToBytes } from 'viem';
 import { propose } from '../../chain/governance.js';
 import { getListInfo, getListVersion, isListedOnChain, publishVersionCall } from '../../chain/lists.js';
 import { pinRoot } from '../../ipfs/pins.js';
-import { applyListChange } from '../../lists/change.js';
+import { ConflictingChangeError, EmptyChangeError } from '../../lists/change.js';
 import { formatDenylist, type ParsedEntry, parseEntryList } from '../../lists/denylist.js';
 import {
   entryId,
@@ -17,8 +17,9 @@ import {
   parseCid,
 } from '../../lists/entry-id.js';
 import { MembershipIndex } from '../../lists/membership-index.js';
-import { EntryMerkleTree, entryMerkleRoot } from '../../lists/merkle.js';
-import { type DecodedPayload, decodePayload, type EntryMetadata, encodePayload } from '../../lists/payload.js';
+import { EntryMerkleTree } from '../../lists/merkle.js';
+import { buildNextVersion, type NextListVersion } from '../../lists/next-version.js';
+import { type DecodedPayload, decodePayload, type EntryMetadata } from '../../lists/payload.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatTime } from '../format.js';
@@ -278,7 +279,7 @@ export interface ListChangeProposal {
   reason?: string;
   tips?: string[];
   /** Metadata of some added entries, by entry id hex, over `category`, `reason` and `tips`. */
-  entryMetadata?: Map<string, EntryMetadata>;
+  entryMetadata?: ReadonlyMap<Hex, EntryMetadata>;
   /** The proposal text; default: a summary of the change and the reason. */
   description?: string;
 }
@@ -294,74 +295,43 @@ export async function proposeListChange(ctx: CliContext, options: ListChangeProp
 
   let current: DecodedPayload | undefined;
   if (currentVersion > 0n) current = (await fetchVersion(ctx, list, currentVersion, true)).payload;
-  let change: ReturnType<typeof applyListChange>;
+  const helia = await ctx.helia();
+  let next: NextListVersion;
   try {
-    change = applyListChange({
-      current: current?.ids ?? new Uint8Array(0),
-      currentMetadata: current?.metadata,
-      currentDoubleHashes: current?.header.doubleHashes,
-      add,
-      remove,
-      category: options.category,
-      reason: options.reason,
-      tips: options.tips,
-    });
+    next = await ctx.output.progress('Computing the Merkle root', (onProgress) =>
+      buildNextVersion(
+        helia.blockstore,
+        {
+          chainId: client.chain.id,
+          list,
+          currentVersion,
+          current,
+          add,
+          remove,
+          category: options.category,
+          reason: options.reason,
+          tips: options.tips,
+          entryMetadata: options.entryMetadata,
+          description: options.description,
+        },
+        { onProgress },
+      ),
+    );
   } catch (error) {
-    throw new CliError((error as Error).message, 1, { cause: error });
+    if (error instanceof ConflictingChangeError || error instanceof EmptyChangeError) {
+      throw new CliError(error.message, 1, { cause: error });
+    }
+    throw error;
   }
-  const listedAlready = new Set<string>(change.alreadyListed.map((entry) => entryIdToHex(entry.id)));
-  for (const [hex, metadata] of options.entryMetadata ?? []) {
-    const added = change.metadata.get(hex);
-    if (added && !listedAlready.has(hex)) change.metadata.set(hex, { ...added, ...metadata });
-  }
+  const { change, payload: encoded, description } = next;
+  const { count, added, removed } = next.call;
+  const version = currentVersion + 1n;
   for (const entry of change.alreadyListed) ctx.output.note(`already listed, not added: ${entryIdToHex(entry.id)}`);
   for (const entry of change.notListed) ctx.output.note(`not listed, not removed: ${entryIdToHex(entry.id)}`);
-
-  const helia = await ctx.helia();
-  const root = await ctx.output.progress('Computing the Merkle root', async (onProgress) =>
-    change.ids.length === 0
-      ? entryMerkleRoot(change.ids)
-      : (await EntryMerkleTree.build(change.ids, { onProgress })).root,
-  );
-  const added = change.added.length / 32;
-  const removed = change.removed.length / 32;
-  const count = change.ids.length / 32;
-  const version = currentVersion + 1n;
-  const encoded = await encodePayload(helia.blockstore, {
-    chainId: client.chain.id,
-    list,
-    version: Number(version),
-    ids: change.ids,
-    added,
-    removed,
-    parent: current?.cid ?? null,
-    doubleHashes: change.doubleHashes,
-    metadata: change.metadata,
-    root,
-  });
   await pinRoot(helia, encoded.cid);
 
-  const description =
-    options.description ??
-    [
-      `List ${list}: version ${version}, +${added} −${removed} entries (${count} in all)`,
-      '',
-      options.reason ?? '',
-      options.category ? `Category: ${options.category}` : '',
-      `Payload: ${encoded.cid}`,
-      'Inspect before voting: nrp proposal inspect <id>',
-    ]
-      .filter((line, i) => i < 2 || line !== '')
-      .join('\n');
   const wallet = await ctx.walletClient();
-  const call = publishVersionCall(list, {
-    parentVersion: currentVersion,
-    root: bytesToHex(root),
-    count,
-    added,
-    removed,
-    payloadCid: encoded.cid,
-  });
+  const call = publishVersionCall(list, next.call);
   const { proposalId, hash } = await propose(wallet, { governor, calls: [call], description }).catch(cliError);
   return {
     proposalId,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Command } from 'commander';
+import type { Hex } from 'viem';
 import { getServer, getServerByPeerId } from '../../chain/registry.js';
 import { createNrpHelia } from '../../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../../ipfs/keys.js';
@@ -394,9 +395,9 @@ async function acceptedUnproposed(dir: string): Promise<TipView[]> {
 export function tipEntries(
   server: string,
   tips: readonly TipView[],
-): { add: ParsedEntry[]; entryMetadata: Map<string, EntryMetadata> } {
+): { add: ParsedEntry[]; entryMetadata: Map<Hex, EntryMetadata> } {
   const add: ParsedEntry[] = [];
-  const entryMetadata = new Map<string, EntryMetadata & { category: string; reason: string; tips: string[] }>();
+  const entryMetadata = new Map<Hex, EntryMetadata & { category: string; reason: string; tips: string[] }>();
   for (const tip of tips) {
     const cid = parseCid(tip.cid);
     const id = entryId(cid);

@@ -632,7 +632,15 @@ export async function createRatingServer(
     store.close();
     throw error;
   }
-  const server = new RatingServer(init, { ...components, helia, store, privateKey });
+  let server: RatingServer;
+  try {
+    server = new RatingServer(init, { ...components, helia, store, privateKey });
+  } catch (error) {
+    // Nothing of the server runs yet, but the host and the store are open.
+    await helia.stop().catch(() => {});
+    store.close();
+    throw error;
+  }
   await server.start();
   return server;
 }

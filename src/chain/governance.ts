@@ -126,6 +126,60 @@ export async function propose(
   return { ...result, proposalId: created.args.proposalId };
 }
 
+export interface ProposeOnceReturnType {
+  proposalId: bigint;
+  /** False if the Governor had this exact proposal already, and nothing was sent. */
+  submitted: boolean;
+  /** The transaction that submitted it, when this call did. */
+  transaction?: TransactionResult;
+}
+
+/**
+ * Submits a proposal unless the Governor has it already. A proposal's id is a hash of its calls and
+ * description, so a rerun of the same change (after a crash between submitting a proposal and recording that
+ * it was submitted) finds the earlier run's proposal instead of failing on the Governor's revert.
+ *
+ * @example
+ * const { proposalId, submitted } = await proposeOnce(walletClient, { governor, calls, description });
+ * if (!submitted) console.log(`proposal ${proposalId} was submitted before`);
+ */
+export async function proposeOnce(
+  client: SigningClient,
+  parameters: ProposeParameters,
+  options: TransactionOptions = {},
+): Promise<ProposeOnceReturnType> {
+  const proposalId = hashProposal(callsToActions(parameters.calls, parameters.description));
+  if (await proposalExists(client, { governor: parameters.governor, proposalId })) {
+    return { proposalId, submitted: false };
+  }
+  const { proposalId: created, ...transaction } = await propose(client, parameters, options);
+  return { proposalId: created, submitted: true, transaction };
+}
+
+export interface ProposalExistsParameters {
+  governor: Address;
+  proposalId: bigint;
+}
+
+/**
+ * Whether the Governor has a proposal with this id, in any state. One call; no event scan.
+ *
+ * @example
+ * await proposalExists(publicClient, { governor, proposalId: hashProposal(callsToActions(calls, description)) });
+ */
+export async function proposalExists(
+  client: ReadClient,
+  { governor, proposalId }: ProposalExistsParameters,
+): Promise<boolean> {
+  const snapshot = await readContract(client, {
+    address: governor,
+    abi: ratingGovernorAbi,
+    functionName: 'proposalSnapshot',
+    args: [proposalId],
+  });
+  return snapshot !== 0n;
+}
+
 // ─── Reading proposals ───────────────────────────────────────────────────────────────────────────────────────
 
 /** A proposal: what its ProposalCreated event says, and where it stands now. */
@@ -231,13 +285,7 @@ async function findProposalCreated(
   { governor, proposalId, fromBlock, maxBlockRange, signal }: GetProposalParameters & { fromBlock: bigint },
 ): Promise<ProposalCreated> {
   // The Governor answers for its own proposals at once; a scan for an unknown id would read every block.
-  const snapshot = await readContract(client, {
-    address: governor,
-    abi: ratingGovernorAbi,
-    functionName: 'proposalSnapshot',
-    args: [proposalId],
-  });
-  if (snapshot === 0n) throw new ProposalNotFoundError(governor, proposalId);
+  if (!(await proposalExists(client, { governor, proposalId }))) throw new ProposalNotFoundError(governor, proposalId);
   const log = await findLatestEventLog(
     client,
     { address: governor, events: proposalCreatedEvents, fromBlock, maxBlockRange, signal },

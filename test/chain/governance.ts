@@ -18,7 +18,9 @@ import {
   hasVoted,
   listProposals,
   type ProposalState,
+  proposalExists,
   propose,
+  proposeOnce,
   queueProposal,
 } from '../../src/chain/governance.js';
 import { decodePublishVersion, getListVersion, publishVersionCall } from '../../src/chain/lists.js';
@@ -214,6 +216,29 @@ describe('chain client: governance', () => {
     }).catch((e: unknown) => e);
     expect(missed).to.be.instanceOf(ProposalNotFoundError);
     expect((missed as Error).message).to.match(/search from an earlier block/);
+  });
+
+  it('proposes once: the same calls and description again find the first proposal and send nothing', async () => {
+    const d = await networkHelpers.loadFixture(viemDaoFixture);
+    const [alice, bob] = d.holders;
+    const { call } = firstVersionCall(d);
+    const parameters = { governor: d.governor, calls: [call], description: 'Once' };
+    const expected = hashProposal(callsToActions([call], 'Once'));
+    expect(await proposalExists(publicClient, { governor: d.governor, proposalId: expected })).to.equal(false);
+
+    const first = await proposeOnce(alice, parameters);
+    expect(first).to.include({ proposalId: expected, submitted: true });
+    expect(first.transaction?.receipt.status).to.equal('success');
+    expect(await proposalExists(publicClient, { governor: d.governor, proposalId: expected })).to.equal(true);
+
+    const blockBefore = await publicClient.getBlockNumber();
+    const again = await proposeOnce(bob, parameters);
+    expect(again).to.deep.equal({ proposalId: expected, submitted: false });
+    expect(await publicClient.getBlockNumber()).to.equal(blockBefore);
+    // A different description is a different proposal.
+    const other = await proposeOnce(bob, { ...parameters, description: 'Once more' });
+    expect(other.submitted).to.equal(true);
+    expect(other.proposalId).to.not.equal(expected);
   });
 
   it('puts a Governor state revert in words', async () => {

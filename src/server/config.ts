@@ -4,6 +4,13 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isAddress } from 'viem';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import {
+  DEFAULT_AFTER_WEIGHT,
+  DEFAULT_BEFORE_WEIGHT,
+  DEFAULT_GRACE_MS,
+  DEFAULT_HALF_LIFE_MS,
+  DEFAULT_VERDICT_TTL_MS,
+} from './inference.js';
 
 const multiaddr = z.string().regex(/^\//, 'a multiaddr starts with /');
 
@@ -42,6 +49,32 @@ export const serverConfigSchema = z
     httpPort: z.number().int().min(0).max(65_535).default(8_790),
     /** Milliseconds between inference passes. */
     inferenceIntervalMs: z.number().int().positive().default(10_000),
+    /**
+     * The rating policy in numbers: how the inference weighs evidence (src/server/inference.ts). Servers with
+     * different policies may choose differently; nodes see each verdict's reason either way.
+     */
+    inference: z
+      .object({
+        /**
+         * How long after a list version takes effect a peer may not know it yet: offers before then weigh
+         * `beforeWeight`, later ones `afterWeight`.
+         */
+        graceMs: z.number().int().nonnegative().default(DEFAULT_GRACE_MS),
+        beforeWeight: z.number().positive().default(DEFAULT_BEFORE_WEIGHT),
+        afterWeight: z.number().positive().default(DEFAULT_AFTER_WEIGHT),
+        /** Time for a sighting's weight to halve. */
+        halfLifeMs: z.number().int().positive().default(DEFAULT_HALF_LIFE_MS),
+        /** How long a verdict lasts after the peer's last offer it rests on. */
+        verdictTtlMs: z.number().int().positive().default(DEFAULT_VERDICT_TTL_MS),
+        /**
+         * A node that reports to this server but cannot say where it got listed content is its origin. Rate
+         * it gray, not black, while all its offers came before the version took effect (grace included): it
+         * shared the content while that was still allowed. False: black regardless.
+         */
+        reportingOriginGrace: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

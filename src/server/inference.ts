@@ -52,6 +52,12 @@ export const DEFAULT_HALF_LIFE_MS = 6 * 60 * 60_000;
 /** How long a finding lasts after the peer's last offer in it, by default. */
 export const DEFAULT_VERDICT_TTL_MS = 24 * 60 * 60_000;
 
+/** Weight of a sighting before a version took effect (grace included), by default. */
+export const DEFAULT_BEFORE_WEIGHT = 1;
+
+/** Weight of a sighting after a version took effect, by default: distributing what a peer had to know was listed. */
+export const DEFAULT_AFTER_WEIGHT = 4;
+
 /** One verified sighting, as the server's store holds it. */
 export interface SightingRecord {
   /** A unique, short reference to this sighting, cited as evidence (at most 256 UTF-8 bytes). */
@@ -200,8 +206,8 @@ export function inferVerdicts(
     now,
     graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
     halfLifeMs: options.halfLifeMs ?? DEFAULT_HALF_LIFE_MS,
-    beforeWeight: options.beforeWeight ?? 1,
-    afterWeight: options.afterWeight ?? 4,
+    beforeWeight: options.beforeWeight ?? DEFAULT_BEFORE_WEIGHT,
+    afterWeight: options.afterWeight ?? DEFAULT_AFTER_WEIGHT,
   };
   const ttl = options.verdictTtlMs ?? DEFAULT_VERDICT_TTL_MS;
   const skew = options.clockSkewMs ?? ADVERT_MAX_SKEW_MS;

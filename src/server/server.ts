@@ -29,8 +29,6 @@ import {
   HintIndex,
   type InferenceOptions,
   type InferredVerdict,
-  inferVerdicts,
-  type SightingRecord,
   type TopologyHint,
   toProtocolVerdict,
 } from './inference.js';
@@ -39,7 +37,7 @@ import { metricsRoutes, ServerMetrics } from './metrics.js';
 import { ServerStore, type ServerStoreStats } from './store.js';
 import { TipDesk, type TipDeskInit, tipRoutes } from './tips.js';
 import type { TopologyOptions } from './topology.js';
-import { EntryEffectiveTimes, EvidenceFeed, VerdictIssuer, type VerdictIssuerInit } from './verdicts.js';
+import { EntryEffectiveTimes, EvidenceFeed, inferFromFeed, VerdictIssuer, type VerdictIssuerInit } from './verdicts.js';
 
 const log = logger('nrp:server');
 
@@ -407,16 +405,10 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
   async #infer(options: AbortOptions): Promise<InferenceOutcome> {
     options.signal?.throwIfAborted();
     const at = Date.now();
-    this.#feed.refresh(at);
-    const records: SightingRecord[] = [];
-    let unlisted = 0;
-    for (const sighting of this.#feed.sightings) {
-      // Evidence about an entry no longer listed (an appeal won) counts no more.
-      const effectiveAt = this.#effective.effectiveAt(sighting.entryIdBytes, sighting.cid);
-      if (effectiveAt === undefined) unlisted++;
-      else records.push({ ...sighting, effectiveAt });
-    }
-    const result = inferVerdicts(this.#feed.topology, records, { ...this.#init.inference, now: at });
+    const { result, weighed, unlisted } = inferFromFeed(this.#feed, this.#effective, {
+      ...this.#init.inference,
+      now: at,
+    });
     const verdicts: Verdict[] = [];
     for (const verdict of result.verdicts) {
       try {
@@ -434,7 +426,7 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       verdicts: result.verdicts,
       snapshot,
       issued: issued !== undefined,
-      sightings: { counted: records.length - result.ignored.length, ignored: result.ignored.length, unlisted },
+      sightings: { counted: weighed - result.ignored.length, ignored: result.ignored.length, unlisted },
     };
     this.#last = { outcome, hints: new HintIndex(this.#feed.topology, result.verdicts, at) };
     if (issued) this.safeDispatchEvent('snapshot', { detail: issued });

@@ -25,7 +25,7 @@ import {
   type VerdictSnapshot,
 } from '../node/protocol/verdict.js';
 import type { RatingsSource } from '../node/ratings.js';
-import type { SightingRecord } from './inference.js';
+import { type InferenceOptions, type InferenceResult, inferVerdicts, type SightingRecord } from './inference.js';
 import { SEVERITY } from './scoring.js';
 import type { ServerStore } from './store.js';
 import { TopologyMap, type TopologyOptions } from './topology.js';
@@ -178,6 +178,39 @@ export interface EvidenceFeedComponents {
 export interface EvidenceFeedInit extends TopologyOptions {
   /** Rows read from the store per query. Default 1,000. */
   pageSize?: number;
+}
+
+/** What one inference pass over an {@link EvidenceFeed} made of it. */
+export interface FeedInference {
+  result: InferenceResult;
+  /** Sightings of entries still listed, handed to the inference (some of which it may ignore). */
+  weighed: number;
+  /** Sightings set aside because their entry is listed no more: an appeal won, so they count no more. */
+  unlisted: number;
+}
+
+/**
+ * One inference pass as a rating server runs it: reads what the store got since the last pass, gives each
+ * sighting of an entry still listed the time its listing took effect, and infers every peer's verdict.
+ * The server and the simulator both run it, so the simulator rates exactly as the server does.
+ *
+ * @example
+ * const { result, unlisted } = inferFromFeed(feed, effectiveTimes, { now: Date.now() });
+ */
+export function inferFromFeed(
+  feed: EvidenceFeed,
+  effective: Pick<EntryEffectiveTimes, 'effectiveAt'>,
+  options: InferenceOptions,
+): FeedInference {
+  feed.refresh(options.now);
+  const records: SightingRecord[] = [];
+  let unlisted = 0;
+  for (const sighting of feed.sightings) {
+    const effectiveAt = effective.effectiveAt(sighting.entryIdBytes, sighting.cid);
+    if (effectiveAt === undefined) unlisted++;
+    else records.push({ ...sighting, effectiveAt });
+  }
+  return { result: inferVerdicts(feed.topology, records, options), weighed: records.length, unlisted };
 }
 
 /**

@@ -29,7 +29,7 @@ import {
 } from '../server/intake.js';
 import { ServerStore } from '../server/store.js';
 import { TopologyMap } from '../server/topology.js';
-import { EntryEffectiveTimes, EvidenceFeed, VerdictIssuer } from '../server/verdicts.js';
+import { EntryEffectiveTimes, EvidenceFeed, inferFromFeed, VerdictIssuer } from '../server/verdicts.js';
 import type { ContentItem } from './content.js';
 import type { VirtualIdentity } from './identities.js';
 import type { MessageFactory, ReportContent } from './messages.js';
@@ -347,14 +347,8 @@ export class VerifiedServer implements SimServer {
 
   async infer(now: number): Promise<PublishedVerdicts> {
     const started = performance.now();
-    // The rating server's inference pass (RatingServer.#infer), without its clock and events.
-    this.#feed.refresh(now);
-    const records: SightingRecord[] = [];
-    for (const sighting of this.#feed.sightings) {
-      const effectiveAt = this.#effective.effectiveAt(sighting.entryIdBytes, sighting.cid);
-      if (effectiveAt !== undefined) records.push({ ...sighting, effectiveAt });
-    }
-    const result = inferVerdicts(this.#feed.topology, records, { ...this.#context.inference, now });
+    // The rating server's inference pass, without its clock and events.
+    const { result, weighed } = inferFromFeed(this.#feed, this.#effective, { ...this.#context.inference, now });
     const verdicts: Verdict[] = result.verdicts.map(toProtocolVerdict);
     const issued = await this.#issuer.issue(verdicts, { now });
     if (issued) {
@@ -369,7 +363,7 @@ export class VerifiedServer implements SimServer {
     }
     this.stats.inferences++;
     this.stats.inferenceMs += performance.now() - started;
-    this.stats.sightingsCounted = records.length - result.ignored.length;
+    this.stats.sightingsCounted = weighed - result.ignored.length;
     this.stats.sightingsIgnored = result.ignored.length;
     this.stats.ratings = countRatings(result.verdicts);
     return this.published;

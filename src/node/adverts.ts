@@ -1,5 +1,5 @@
 import type { GossipSub } from '@libp2p/gossipsub';
-import { type Message, TopicValidatorResult } from '@libp2p/gossipsub';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { TypedEventEmitter } from 'main-event';
@@ -75,11 +75,27 @@ export interface RejectedAdvertEvent {
   message: string;
 }
 
+/** A neighbour's advert for clean content passed every check, after any delay on that neighbour. */
+export interface AcceptedAdvertEvent {
+  cid: CID;
+  fromPeer: string;
+  advert: Advert;
+}
+
+/** This node signed and gossiped an advert of its own. */
+export interface AdvertisedEvent {
+  cid: CID;
+  /** The encoded, signed advert, as gossiped. */
+  advert: Uint8Array;
+}
+
 export interface AdvertServiceEvents {
   /** New content is here, fetched from `fromPeer` or added locally, and advertised. */
   content: CustomEvent<{ cid: CID; size: number; name?: string; fromPeer?: string }>;
   sighting: CustomEvent<SightingEvent>;
   rejected: CustomEvent<RejectedAdvertEvent>;
+  accepted: CustomEvent<AcceptedAdvertEvent>;
+  advertised: CustomEvent<AdvertisedEvent>;
 }
 
 /**
@@ -93,6 +109,9 @@ export interface AdvertServiceEvents {
  * Listed content is never fetched or advertised; its advert is kept as
  * evidence and answered Reject, so gossipsub's own scoring counts it against
  * the sender.
+ *
+ * Gossip skips delayed neighbours; `DelayedAdverts` sends them our adverts
+ * late (`advertised` events) and hands what they push to {@link receive}.
  *
  * Signature checks are sampled, because Ed25519 verification (~260 µs here)
  * would cap a node at a few thousand adverts a second. The rule: the sender
@@ -136,7 +155,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
 
   start() {
     for (const content of this.#components.store.listContent()) this.#seen.add(content.cid);
-    this.#pubsub.topicValidators.set(ADVERT_TOPIC, (peer, message) => this.#validate(peer, message));
+    this.#pubsub.topicValidators.set(ADVERT_TOPIC, (peer, message) => this.#validate(peer, message.data));
     this.#pubsub.addEventListener('subscription-change', this.#onSubscriptionChange);
     this.#pubsub.subscribe(ADVERT_TOPIC);
   }
@@ -190,14 +209,25 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
   }
 
   async #advertise(cid: CID, size: number, name?: string) {
-    const advert = await createAdvert(this.#components.privateKey, { cid, size, name });
-    await this.#pubsub.publish(ADVERT_TOPIC, encodeAdvert(advert)).catch((error: Error) => {
+    const advert = encodeAdvert(await createAdvert(this.#components.privateKey, { cid, size, name }));
+    await this.#pubsub.publish(ADVERT_TOPIC, advert).catch((error: Error) => {
       // No subscribed peer yet: they will learn of it from the next holder.
       log('could not publish advert for %c: %s', cid, error.message);
     });
+    // Gossip skips delayed neighbours (their score is below the publish threshold): they get it late, directly.
+    this.safeDispatchEvent('advertised', { detail: { cid, advert } });
   }
 
-  async #validate(peer: PeerId, message: Message): Promise<TopicValidatorResult> {
+  /**
+   * Takes an advert that `peer` sent straight to this node rather than over gossip (see `DelayedAdverts`),
+   * through the very checks a gossiped one goes through: rate limit, size and shape, signer, signature,
+   * the sender's delay, the lists (evidence kept), the edge attestation. Resolves false if it was refused.
+   */
+  async receive(peer: PeerId, data: Uint8Array): Promise<boolean> {
+    return (await this.#validate(peer, data)) !== TopicValidatorResult.Reject;
+  }
+
+  async #validate(peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
     const fromPeer = peer.toString();
     const reject = (reason: RejectedAdvertEvent['reason'], text: string) => {
       this.safeDispatchEvent('rejected', { detail: { fromPeer, reason, message: text } });
@@ -206,7 +236,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
     if (!this.#take(fromPeer)) return reject('rate-limited', 'too many adverts');
     let advert: Advert;
     try {
-      advert = decodeAdvert(message.data);
+      advert = decodeAdvert(data);
     } catch (error) {
       return reject('malformed', (error as Error).message);
     }
@@ -230,7 +260,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
         entryId: entryId(advert.cid),
         cid: advert.cid.toString(),
         fromPeer,
-        advert: message.data,
+        advert: data,
         seenAt: Date.now(),
       });
       if (isNew) this.safeDispatchEvent('sighting', { detail: { cid: advert.cid, fromPeer, advert } });
@@ -239,6 +269,10 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
 
     if (this.#init.acceptFrom && !(await this.#init.acceptFrom(peer, { signal: this.#controller.signal }))) {
       return reject('unattested', 'the neighbour does not sign an edge attestation of our connection');
+    }
+    // Only built when someone listens: this runs for every advert, and the benchmark counts them.
+    if (this.listenerCount('accepted') > 0) {
+      this.safeDispatchEvent('accepted', { detail: { cid: advert.cid, fromPeer, advert } });
     }
     const key = advert.cid.toString();
     if (!this.#seen.has(key) && this.#init.autoFetch && advert.size <= this.#init.maxFetchBytes) {

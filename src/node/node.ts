@@ -9,10 +9,11 @@ import { deleteDag } from '../ipfs/dag.js';
 import { createNrpHelia, type NrpHelia, type NrpHeliaInit } from '../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
 import { AdvertService, type AdvertServiceInit } from './adverts.js';
+import { DelayedAdverts } from './delayed-adverts.js';
 import { EdgeService, type EdgeServiceInit } from './edges.js';
 import { enforcingBlockstore } from './enforcing-blockstore.js';
 import type { EnforcedList } from './local-list.js';
-import { PenaltyManager, type PenaltyManagerInit } from './penalties.js';
+import { APP_SPECIFIC_WEIGHT, GOSSIP_SCORE_THRESHOLDS, PenaltyManager, type PenaltyManagerInit } from './penalties.js';
 import { type ActiveKeyRegistry, type FollowedServer, RatingsClient, type RatingsClientInit } from './ratings.js';
 import { Reporter, type ReporterInit } from './reporter.js';
 import { NodeStore } from './store.js';
@@ -40,6 +41,8 @@ export interface NrpNodeInit extends Pick<NrpHeliaInit, 'listen' | 'bootstrap' |
 export interface NrpNode {
   helia: NrpHelia<{ pubsub: GossipSub }>;
   adverts: AdvertService;
+  /** Our adverts to delayed neighbours, which gossip skips, sent to them late. */
+  delayedAdverts: DelayedAdverts;
   /** Signed edge attestations with every neighbour. */
   edges: EdgeService;
   /** Signed reports of edges and evidence to the rating servers the node follows. */
@@ -95,7 +98,9 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
       connectionGater: penalties.connectionGater(),
       services: {
         pubsub: gossipsub({
-          scoreParams: { appSpecificScore: penalties.appSpecificScore },
+          // A delayed peer lands below the publish threshold (our gossip skips it) and above the graylist one.
+          scoreParams: { appSpecificScore: penalties.appSpecificScore, appSpecificWeight: APP_SPECIFIC_WEIGHT },
+          scoreThresholds: GOSSIP_SCORE_THRESHOLDS,
           // Adverts carry their own signature and are never forwarded, so the sender is the connection's
           // authenticated peer: a second, gossipsub-level signature would only double the verification cost.
           globalSignaturePolicy: 'StrictNoSign',
@@ -117,6 +122,8 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
     { delayFrom: penalties.delayFor, acceptFrom: (peer, options) => edges.isAttested(peer, options), ...init.adverts },
   );
   adverts.start();
+  const delayedAdverts = new DelayedAdverts({ libp2p: helia.libp2p, adverts }, { delayTo: penalties.delayTo });
+  await delayedAdverts.start();
   const reporter = new Reporter(
     { libp2p: helia.libp2p, privateKey, store, edges, dbPath: dbPath('reports.db') },
     init.reporter,
@@ -146,6 +153,7 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
   return {
     helia,
     adverts,
+    delayedAdverts,
     edges,
     reporter,
     ratings,
@@ -159,6 +167,7 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
       // The reporter reads the edges database and the store: it stops first.
       await reporter.stop();
       await edges.stop();
+      await delayedAdverts.stop();
       adverts.stop();
       await helia.stop();
       ratings.close();

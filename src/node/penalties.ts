@@ -98,14 +98,41 @@ export interface PenaltyManagerComponents {
   ratings: VerdictSource;
 }
 
+/** The weight of the application score (P5) in a peer's gossipsub score: gossipsub's default, set explicitly. */
+export const APP_SPECIFIC_WEIGHT = 10;
+
+/**
+ * Gossipsub's score thresholds, which the penalties' application scores are chosen against. Our topics are not
+ * scored, so a peer's score is its application score × {@link APP_SPECIFIC_WEIGHT}, less the IP colocation and
+ * behaviour penalties (never more):
+ *
+ * - an unrated peer, at 0, gets everything;
+ * - a delayed peer, at -100 by default, is below the publish threshold, so our flood-published adverts skip it
+ *   (it gets them late and directly, see `DelayedAdverts`), and below the gossip threshold (no IHAVE/IWANT).
+ *   It stays well above the graylist threshold, so what it sends is still taken, and held back by `delayMs`;
+ *   the wide band leaves room for the penalties gossipsub adds on its own (four broken promises, or six
+ *   surplus peers on one IP, still leave it there);
+ * - a peer to disconnect, at -10,000 by default, is graylisted until the hang-up.
+ *
+ * gossipsub requires graylist ≤ publish ≤ gossip ≤ 0. Its default graylist threshold is -80.
+ */
+export const GOSSIP_SCORE_THRESHOLDS = {
+  gossipThreshold: -10,
+  publishThreshold: -50,
+  graylistThreshold: -400,
+  acceptPXThreshold: 10,
+  opportunisticGraftThreshold: 20,
+} as const;
+
 export interface PenaltyManagerInit {
-  /** Milliseconds to hold what a delayed peer sends, and the blocks served to it. Default 2,000. */
+  /**
+   * Milliseconds to hold what a delayed peer sends, our adverts to it, and the blocks served to it. Default 2,000.
+   */
   delayMs?: number;
   /**
-   * Gossipsub's application score (P5) for a delayed peer. Any negative score takes a peer out of the mesh;
-   * the default -1, times gossipsub's default `appSpecificWeight` of 10, is -10: not below its gossip
-   * threshold (-10) and above its publish threshold (-50), so a delayed peer still gets our flood-published
-   * adverts and its own adverts are still accepted, only not through the mesh.
+   * Gossipsub's application score (P5) for a delayed peer. Default -10, which with
+   * {@link APP_SPECIFIC_WEIGHT} puts it between the publish and graylist thresholds of
+   * {@link GOSSIP_SCORE_THRESHOLDS}: out of the mesh and skipped by our gossip, but still heard.
    */
   delayScore?: number;
   /** Gossipsub's application score for a peer to disconnect: far below the graylist threshold. Default -1,000. */
@@ -132,9 +159,11 @@ export type PenaltyLibp2p = Pick<Libp2p, 'hangUp' | 'getConnections'>;
  *
  * - `disconnect`: hangs up on the peer, and its {@link connectionGater}
  *   refuses dials to and from it until the deciding verdicts expire;
- * - `delay`: {@link appSpecificScore} takes it out of the gossipsub mesh, and
+ * - `delay`: {@link appSpecificScore} takes it out of the gossipsub mesh and
+ *   out of our gossip (see {@link GOSSIP_SCORE_THRESHOLDS}), and
  *   {@link delayFor} tells the advert service how long to hold its adverts
- *   and bitswap how long to hold the blocks it serves to that peer.
+ *   and bitswap how long to hold the blocks it serves to that peer, and
+ *   {@link delayTo} tells `DelayedAdverts` how long to hold ours to it.
  *
  * Every answer is computed from the verdicts at the time of asking, so an
  * expired verdict stops counting at once; new verdicts, and a timer at the
@@ -147,7 +176,12 @@ export type PenaltyLibp2p = Pick<Libp2p, 'hangUp' | 'getConnections'>;
  * const helia = await createNrpHelia({
  *   libp2p: {
  *     connectionGater: penalties.connectionGater(),
- *     services: { pubsub: gossipsub({ scoreParams: { appSpecificScore: penalties.appSpecificScore } }) },
+ *     services: {
+ *       pubsub: gossipsub({
+ *         scoreParams: { appSpecificScore: penalties.appSpecificScore, appSpecificWeight: APP_SPECIFIC_WEIGHT },
+ *         scoreThresholds: GOSSIP_SCORE_THRESHOLDS,
+ *       }),
+ *     },
  *   },
  * });
  * penalties.start(helia.libp2p);
@@ -167,7 +201,7 @@ export class PenaltyManager extends TypedEventEmitter<PenaltyManagerEvents> {
     this.#ratings = components.ratings;
     this.#init = {
       delayMs: init.delayMs ?? 2_000,
-      delayScore: init.delayScore ?? -1,
+      delayScore: init.delayScore ?? -10,
       disconnectScore: init.disconnectScore ?? -1_000,
     };
   }
@@ -206,6 +240,12 @@ export class PenaltyManager extends TypedEventEmitter<PenaltyManagerEvents> {
    * Helia's `serveDelay`. Bound, so it can be passed as is.
    */
   readonly delayFor = (peer: string): number => (this.penaltyOf(peer).kind === 'none' ? 0 : this.#init.delayMs);
+
+  /**
+   * Milliseconds to hold our adverts to `peer`, for `DelayedAdverts`: `delayMs` for a delayed peer, which our
+   * gossip skips; 0 for others, which gossip reaches, or which are to be disconnected and get nothing.
+   */
+  readonly delayTo = (peer: string): number => (this.penaltyOf(peer).kind === 'delay' ? this.#init.delayMs : 0);
 
   /** Gossipsub's P5 score for `peer`: 0, or negative for penalised peers. Bound, for `scoreParams`. */
   readonly appSpecificScore = (peer: string): number => {

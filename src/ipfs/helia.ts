@@ -30,6 +30,13 @@ const log = logger('nrp:ipfs');
 /** Where a node listens unless told otherwise: loopback only, any free port. */
 export const DEFAULT_LISTEN: readonly string[] = ['/ip4/127.0.0.1/tcp/0'];
 
+/**
+ * Source addresses libp2p's connection manager always lets in (`connectionManager.allow`): loopback. Its
+ * defaults refuse a sixth connection a second from one address, and every one past `maxConnections`, which is
+ * a defence on the internet but breaks a network of nodes on one machine (tests, the demo) as it starts.
+ */
+export const LOOPBACK_ALLOW: readonly string[] = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'];
+
 /** The libp2p services every nrp Helia node runs. */
 export type NrpDefaultServices = { identify: Identify; identifyPush: IdentifyPush; ping: Ping };
 
@@ -40,8 +47,9 @@ export type NrpHelia<S extends ServiceMap = Record<never, never>> = HeliaWithLib
  * Extra libp2p options, merged into the node's defaults rather than replacing them: arrays (`transports`,
  * `connectionEncrypters`, `streamMuxers`, `peerDiscovery`, `peerRouters`, `contentRouters`) are appended after
  * the defaults, `services` are added to identify, identify-push and ping (a service of the same name replaces the default),
- * `addresses.listen` is appended to the `listen` option, and everything else (`connectionGater`,
- * `connectionManager`, `connectionMonitor`, `peerStore`, …) is passed as is. The key and the datastore
+ * `addresses.listen` is appended to the `listen` option, `connectionManager.allow` is appended to
+ * {@link LOOPBACK_ALLOW}, and everything else (`connectionGater`, the rest of `connectionManager`,
+ * `connectionMonitor`, `peerStore`, …) is passed as is. The key and the datastore
  * always come from the node.
  */
 export type NrpLibp2pOptions<S extends ServiceMap = Record<never, never>> = Omit<
@@ -270,6 +278,10 @@ function libp2pOptions<S extends ServiceMap>(
     connectionEncrypters: [noise(), ...(extra.connectionEncrypters ?? [])],
     streamMuxers: [yamux(), ...(extra.streamMuxers ?? [])],
     peerDiscovery: [...peerDiscovery, ...(extra.peerDiscovery ?? [])],
+    connectionManager: {
+      ...extra.connectionManager,
+      allow: [...LOOPBACK_ALLOW, ...(extra.connectionManager?.allow ?? [])],
+    },
     // identify-push tells connected peers of protocols registered after a connection opened: a peer dialled
     // at start-up, before bitswap and nrp's protocols are handled, would otherwise never learn of them.
     services: { identify: identify(), identifyPush: identifyPush(), ping: ping(), ...extra.services } as Libp2pOptions<

@@ -1,5 +1,6 @@
 import type { GossipSub } from '@libp2p/gossipsub';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
+import { createTopicScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score';
 import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { TypedEventEmitter } from 'main-event';
@@ -21,6 +22,25 @@ const log = logger('nrp:node:adverts');
 
 /** The gossipsub topic adverts travel on. */
 export const ADVERT_TOPIC = 'nrp/adverts/1';
+
+/**
+ * Gossipsub's scoring of {@link ADVERT_TOPIC}: only invalid messages (P4) count, so that gossipsub itself
+ * punishes what the validator rejects (malformed, forged, stale or listed adverts, unattested senders, floods).
+ * Each rejection adds one to the sender's counter, which costs the counter squared and decays by 1% a second
+ * (it halves in about 70 s). Eight rejections in a short time take a peer below the publish threshold of
+ * `GOSSIP_SCORE_THRESHOLDS` (our adverts skip it), twenty below the graylist one (its messages are dropped
+ * unread). Clean adverts are answered Ignore and never forwarded, so the mesh terms (P1–P3) mean nothing here
+ * and are off.
+ */
+export const ADVERT_TOPIC_SCORE_PARAMS: TopicScoreParams = createTopicScoreParams({
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -1,
+  invalidMessageDeliveriesDecay: 0.99,
+});
 
 /** Content held for less than this is advertised again to neighbours that join the topic. */
 const READVERTISE_WINDOW_MS = 10 * 60_000;
@@ -108,7 +128,7 @@ export interface AdvertServiceEvents {
  *
  * Listed content is never fetched or advertised; its advert is kept as
  * evidence and answered Reject, so gossipsub's own scoring counts it against
- * the sender.
+ * the sender ({@link ADVERT_TOPIC_SCORE_PARAMS}).
  *
  * Gossip skips delayed neighbours; `DelayedAdverts` sends them our adverts
  * late (`advertised` events) and hands what they push to {@link receive}.

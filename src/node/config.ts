@@ -6,6 +6,9 @@ import { isAddress } from 'viem';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
+/** The longest `penalties.delayMs`: well within an advert's 10-minute freshness, with room for queues. */
+export const MAX_DELAY_MS = 60_000;
+
 const multiaddr = z.string().regex(/^\//, 'a multiaddr starts with /');
 /** What the node can listen on: TCP, or WebSockets over TCP (`…/tcp/<port>/ws`). */
 const LISTENABLE = /^(ip4|ip6|dns|dns4|dns6)\/tcp(\/ws)?$/;
@@ -87,8 +90,17 @@ export const nodeConfigSchema = z
       .default({}),
     penalties: z
       .object({
-        /** How long adverts from and blocks to a delayed peer are held back. */
-        delayMs: z.number().int().nonnegative().default(2_000),
+        /**
+         * How long adverts from and to a delayed peer, and blocks to it, are held back. At most a minute: an
+         * advert older than `ADVERT_MAX_AGE_MS` (10 minutes) is refused as stale, so a longer hold would turn
+         * a delay into a silent cut.
+         */
+        delayMs: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(MAX_DELAY_MS, `at most ${MAX_DELAY_MS} ms (one minute): held adverts must still be fresh`)
+          .default(2_000),
       })
       .strict()
       .default({}),

@@ -8,12 +8,18 @@ import { CID } from 'multiformats/cid';
 import { deleteDag } from '../ipfs/dag.js';
 import { createNrpHelia, type NrpHelia, type NrpHeliaInit } from '../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
-import { AdvertService, type AdvertServiceInit } from './adverts.js';
+import { ADVERT_TOPIC, ADVERT_TOPIC_SCORE_PARAMS, AdvertService, type AdvertServiceInit } from './adverts.js';
 import { DelayedAdverts } from './delayed-adverts.js';
 import { EdgeService, type EdgeServiceInit } from './edges.js';
 import { enforcingBlockstore } from './enforcing-blockstore.js';
 import type { EnforcedList } from './local-list.js';
-import { APP_SPECIFIC_WEIGHT, GOSSIP_SCORE_THRESHOLDS, PenaltyManager, type PenaltyManagerInit } from './penalties.js';
+import {
+  APP_SPECIFIC_WEIGHT,
+  GOSSIP_SCORE_THRESHOLDS,
+  IP_COLOCATION_WHITELIST,
+  PenaltyManager,
+  type PenaltyManagerInit,
+} from './penalties.js';
 import { type ActiveKeyRegistry, type FollowedServer, RatingsClient, type RatingsClientInit } from './ratings.js';
 import { Reporter, type ReporterInit } from './reporter.js';
 import { NodeStore } from './store.js';
@@ -99,7 +105,13 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
       services: {
         pubsub: gossipsub({
           // A delayed peer lands below the publish threshold (our gossip skips it) and above the graylist one.
-          scoreParams: { appSpecificScore: penalties.appSpecificScore, appSpecificWeight: APP_SPECIFIC_WEIGHT },
+          // Rejected adverts count against their sender too (ADVERT_TOPIC_SCORE_PARAMS).
+          scoreParams: {
+            appSpecificScore: penalties.appSpecificScore,
+            appSpecificWeight: APP_SPECIFIC_WEIGHT,
+            topics: { [ADVERT_TOPIC]: ADVERT_TOPIC_SCORE_PARAMS },
+            IPColocationFactorWhitelist: new Set(IP_COLOCATION_WHITELIST),
+          },
           scoreThresholds: GOSSIP_SCORE_THRESHOLDS,
           // Adverts carry their own signature and are never forwarded, so the sender is the connection's
           // authenticated peer: a second, gossipsub-level signature would only double the verification cost.

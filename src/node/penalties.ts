@@ -102,16 +102,16 @@ export interface PenaltyManagerComponents {
 export const APP_SPECIFIC_WEIGHT = 10;
 
 /**
- * Gossipsub's score thresholds, which the penalties' application scores are chosen against. Our topics are not
- * scored, so a peer's score is its application score × {@link APP_SPECIFIC_WEIGHT}, less the IP colocation and
- * behaviour penalties (never more):
+ * Gossipsub's score thresholds, which the penalties' application scores are chosen against. A peer's score is
+ * its application score × {@link APP_SPECIFIC_WEIGHT}, less the advert topic's penalty for rejected adverts
+ * (`ADVERT_TOPIC_SCORE_PARAMS`: the count squared), the IP colocation and the behaviour penalties (never more):
  *
  * - an unrated peer, at 0, gets everything;
  * - a delayed peer, at -100 by default, is below the publish threshold, so our flood-published adverts skip it
  *   (it gets them late and directly, see `DelayedAdverts`), and below the gossip threshold (no IHAVE/IWANT).
  *   It stays well above the graylist threshold, so what it sends is still taken, and held back by `delayMs`;
  *   the wide band leaves room for the penalties gossipsub adds on its own (four broken promises, or six
- *   surplus peers on one IP, still leave it there);
+ *   surplus peers on one IP, or seventeen rejected adverts, still leave it there);
  * - a peer to disconnect, at -10,000 by default, is graylisted until the hang-up.
  *
  * gossipsub requires graylist ≤ publish ≤ gossip ≤ 0. Its default graylist threshold is -80.
@@ -123,6 +123,13 @@ export const GOSSIP_SCORE_THRESHOLDS = {
   acceptPXThreshold: 10,
   opportunisticGraftThreshold: 20,
 } as const;
+
+/**
+ * Source addresses gossipsub's IP colocation penalty (P6) leaves alone: loopback. Many peers behind one address
+ * looks like a Sybil attack on the internet, but on one machine (a local test network, the demo) it is the
+ * normal case, and past ten peers the penalty would push every one of them out of our gossip.
+ */
+export const IP_COLOCATION_WHITELIST: ReadonlySet<string> = new Set(['127.0.0.1', '::1']);
 
 export interface PenaltyManagerInit {
   /**

@@ -6,7 +6,9 @@ import { entryId } from '../../src/lists/entry-id.js';
 import { ADVERT_TOPIC, type RejectedAdvertEvent } from '../../src/node/adverts.js';
 import { LocalList } from '../../src/node/local-list.js';
 import { createNrpNode, type NrpNode } from '../../src/node/node.js';
+import { GOSSIP_SCORE_THRESHOLDS } from '../../src/node/penalties.js';
 import { createAdvert, encodeAdvert } from '../../src/node/protocol/advert.js';
+import { record, waitFor } from './helpers/wait.js';
 import { cidOf, newPeer, tamper } from './protocol/helpers.js';
 
 describe('advert validation', () => {
@@ -102,5 +104,61 @@ describe('advert validation', () => {
     expect(rejected.every((r) => r.reason === 'rate-limited')).to.equal(true);
     const fine = await createAdvert(calm.key, { cid: await cidOf('calm'), size: 1 });
     expect(await deliver(calm, encodeAdvert(fine))).to.equal(TopicValidatorResult.Ignore);
+  });
+});
+
+describe('gossipsub scoring of adverts', function () {
+  this.timeout(60_000);
+  const nodes: NrpNode[] = [];
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((node) => node.stop()));
+  });
+
+  async function connected(count: number): Promise<NrpNode[]> {
+    const started = await Promise.all(Array.from({ length: count }, () => createNrpNode({ adverts: { burst: 100 } })));
+    nodes.push(...started);
+    const [hub, ...others] = started;
+    // All at once: libp2p's default limit of five connections a second from one address spares loopback.
+    await Promise.all(others.map((other) => other.helia.libp2p.dial(hub.helia.libp2p.getMultiaddrs())));
+    await waitFor('every node to hear of the others’ subscriptions', () =>
+      others.every((other) =>
+        other.helia.libp2p.services.pubsub.getSubscribers(ADVERT_TOPIC).some((p) => p.equals(hub.helia.libp2p.peerId)),
+      ),
+    );
+    return started;
+  }
+
+  /** Gossipsub caches scores for a heartbeat (1 s): a new one shows within about a second. */
+  const scoreOf = (node: NrpNode, peer: NrpNode) =>
+    (node.helia.libp2p.services.pubsub as unknown as { getScore(peer: string): number }).getScore(
+      peer.helia.libp2p.peerId.toString(),
+    );
+
+  it('counts rejected adverts against their sender: out of our gossip after a few, graylisted after many', async () => {
+    const [node, sender, honest] = await connected(3);
+    const rejectedFromSender = record<RejectedAdvertEvent>(node.adverts, 'rejected');
+    const publish = (i: number) =>
+      sender.helia.libp2p.services.pubsub.publish(ADVERT_TOPIC, new TextEncoder().encode(`not an advert ${i}`));
+    for (let i = 0; i < 10; i++) await publish(i);
+    await waitFor('ten rejections', () => rejectedFromSender.length >= 10);
+    await waitFor('the sender to drop below the publish threshold', () => {
+      return scoreOf(node, sender) < GOSSIP_SCORE_THRESHOLDS.publishThreshold;
+    });
+    expect(scoreOf(node, sender)).to.be.above(GOSSIP_SCORE_THRESHOLDS.graylistThreshold);
+    for (let i = 10; i < 25; i++) await publish(i);
+    await waitFor('25 rejections', () => rejectedFromSender.length >= 25);
+    await waitFor('the sender to be graylisted', () => {
+      return scoreOf(node, sender) < GOSSIP_SCORE_THRESHOLDS.graylistThreshold;
+    });
+    expect(rejectedFromSender.every((r) => r.reason === 'malformed')).to.equal(true);
+    expect(scoreOf(node, honest), 'a peer that sent nothing wrong').to.equal(0);
+  });
+
+  it('does not count many peers on loopback against each other', async () => {
+    // Gossipsub's IP colocation penalty starts past ten peers on one address.
+    const [hub, ...peers] = await connected(13);
+    // Past a heartbeat, so the scores are computed with all of them connected.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    for (const peer of peers) expect(scoreOf(hub, peer)).to.equal(0);
   });
 });

@@ -42,6 +42,7 @@ describe('node configuration', () => {
       servers: [{ peerId: 'x', priority: 'urgent' }],
       lists: ['0x123'],
       chain: { rpc: 'not a url', surprise: true },
+      penalties: { delayMs: 3_600_000 },
       unknown: 1,
     };
     try {
@@ -50,9 +51,18 @@ describe('node configuration', () => {
     } catch (error) {
       expect(error).to.be.instanceOf(NodeConfigError);
       const message = (error as Error).message;
-      for (const where of ['listen.0', 'servers.0.priority', 'lists.0', 'chain.rpc', 'chain', '(top)']) {
+      for (const where of [
+        'listen.0',
+        'servers.0.priority',
+        'lists.0',
+        'chain.rpc',
+        'chain',
+        'penalties.delayMs',
+        '(top)',
+      ]) {
         expect(message).to.contain(`- ${where}:`);
       }
+      expect(message).to.contain('held adverts must still be fresh');
     }
   });
 

@@ -42,6 +42,11 @@ export interface ListSyncComponents {
   blockstore: BlockSource;
   /** Keeps a block of every synced version, so this process can serve it to others and restart offline. */
   pin?: (cid: CID, options: AbortOptions & { depth: number }) => Promise<unknown>;
+  /**
+   * Runs a version's fetch as urgent traffic, ahead of a node's content fetches (`TrafficPriority.urgent`).
+   * Default: runs it as is.
+   */
+  urgent?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** A version in force: what the chain published, and the verified set of its entries. */
@@ -266,18 +271,23 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
     const timeout = AbortSignal.timeout(this.#init.fetchTimeoutMs ?? 30_000);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     log('fetching version %d payload %c', published.version, published.payloadCid);
-    const payload = await decodePayload(this.#components.blockstore, published.payloadCid, {
-      signal,
-      expected: {
-        root: hexToBytes(published.root),
-        count: published.count,
-        chainId: this.#init.chainId,
-        list: this.#init.list,
-        version: Number(published.version),
-      },
-    });
+    const payloadCid = published.payloadCid;
+    const fetch = async () => {
+      const payload = await decodePayload(this.#components.blockstore, payloadCid, {
+        signal,
+        expected: {
+          root: hexToBytes(published.root),
+          count: published.count,
+          chainId: this.#init.chainId,
+          list: this.#init.list,
+          version: Number(published.version),
+        },
+      });
+      await this.#pin(payload.cid, payload.header, signal);
+      return payload;
+    };
+    const payload = await (this.#components.urgent ? this.#components.urgent(fetch) : fetch());
     const index = MembershipIndex.fromSortedIds(payload.ids, { doubleHashes: payload.header.doubleHashes });
-    await this.#pin(payload.cid, payload.header, signal);
     this.#failures = 0;
     this.#notBefore = 0;
     this.#swap(

@@ -17,6 +17,7 @@ import {
   verifyAdvertFrom,
 } from './protocol/advert.js';
 import type { NodeStore } from './store.js';
+import type { TrafficPriority } from './traffic-priority.js';
 
 const log = logger('nrp:node:adverts');
 
@@ -71,6 +72,8 @@ export interface AdvertServiceInit {
    * refuses to sign one would otherwise distribute without ever being accountable. Default: every peer.
    */
   acceptFrom?: (peer: PeerId, options: AbortOptions) => boolean | Promise<boolean>;
+  /** List and rating traffic first: no new fetch starts while urgent traffic runs (`TrafficPriority`). */
+  priority?: Pick<TrafficPriority, 'idle'>;
 }
 
 export interface AdvertServiceComponents {
@@ -143,8 +146,8 @@ export interface AdvertServiceEvents {
  * caught with a bad signature is rejected, which gossipsub scores against it.
  */
 export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
-  readonly #init: Required<Omit<AdvertServiceInit, 'delayFrom' | 'acceptFrom'>> &
-    Pick<AdvertServiceInit, 'delayFrom' | 'acceptFrom'>;
+  readonly #init: Required<Omit<AdvertServiceInit, 'delayFrom' | 'acceptFrom' | 'priority'>> &
+    Pick<AdvertServiceInit, 'delayFrom' | 'acceptFrom' | 'priority'>;
   readonly #components: AdvertServiceComponents;
   /** CIDs seen in adverts or held: each is fetched and advertised once. */
   readonly #seen = new Set<string>();
@@ -165,6 +168,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
       burst: init.burst ?? 200,
       delayFrom: init.delayFrom,
       acceptFrom: init.acceptFrom,
+      priority: init.priority,
       signatureSampleRate: init.signatureSampleRate ?? 1 / 64,
     };
   }
@@ -305,6 +309,8 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
   async #fetchAndShare(advert: Advert, fromPeer: string) {
     await this.#slot();
     try {
+      // A list version or verdicts on their way go first: this fetch starts once they are in.
+      await this.#init.priority?.idle({ signal: this.#controller.signal });
       const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(this.#init.fetchTimeoutMs)]);
       await fetchDag(this.#components.helia, advert.cid, { signal });
       // The list may have changed while the content was on its way.

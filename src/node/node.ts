@@ -23,6 +23,7 @@ import {
 import { type ActiveKeyRegistry, type FollowedServer, RatingsClient, type RatingsClientInit } from './ratings.js';
 import { Reporter, type ReporterInit } from './reporter.js';
 import { NodeStore } from './store.js';
+import { TrafficPriority } from './traffic-priority.js';
 
 const log = logger('nrp:node');
 
@@ -41,6 +42,11 @@ export interface NrpNodeInit extends Pick<NrpHeliaInit, 'listen' | 'bootstrap' |
   penalties?: PenaltyManagerInit;
   /** Reports to rating servers; the servers may also be set later with `reporter.setServers`. */
   reporter?: ReporterInit;
+  /**
+   * List and rating traffic ahead of content fetches. Give the node's list syncs its `urgent` too; default: a
+   * new one, which the node's verdict fetches use.
+   */
+  priority?: TrafficPriority;
 }
 
 /** A running Node Rating P2P node. */
@@ -49,6 +55,8 @@ export interface NrpNode {
   adverts: AdvertService;
   /** Our adverts to delayed neighbours, which gossip skips, sent to them late. */
   delayedAdverts: DelayedAdverts;
+  /** List and rating traffic ahead of content fetches. */
+  priority: TrafficPriority;
   /** Signed edge attestations with every neighbour. */
   edges: EdgeService;
   /** Signed reports of edges and evidence to the rating servers the node follows. */
@@ -82,9 +90,10 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
     ? await loadOrCreatePrivateKey(join(init.dataDir, 'ipfs', 'peer.key'), { signal: init.signal })
     : await generateKeyPair('Ed25519');
   // Penalties act inside libp2p (gater, gossipsub score), so they exist before it does.
+  const priority = init.priority ?? new TrafficPriority();
   const ratings = new RatingsClient(
     { registry: init.registry ?? NO_ACTIVE_KEYS },
-    { ...init.ratings, servers: init.ratingServers ?? [], dataDir: init.dataDir },
+    { urgent: priority.urgent, ...init.ratings, servers: init.ratingServers ?? [], dataDir: init.dataDir },
   );
   const penalties = new PenaltyManager({ ratings }, init.penalties);
   const helia = await createNrpHelia<{ pubsub: GossipSub }>({
@@ -131,7 +140,12 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
   await edges.start();
   const adverts = new AdvertService(
     { helia, privateKey, store, isListed },
-    { delayFrom: penalties.delayFor, acceptFrom: (peer, options) => edges.isAttested(peer, options), ...init.adverts },
+    {
+      delayFrom: penalties.delayFor,
+      acceptFrom: (peer, options) => edges.isAttested(peer, options),
+      priority,
+      ...init.adverts,
+    },
   );
   adverts.start();
   const delayedAdverts = new DelayedAdverts({ libp2p: helia.libp2p, adverts }, { delayTo: penalties.delayTo });
@@ -166,6 +180,7 @@ export async function createNrpNode(init: NrpNodeInit = {}): Promise<NrpNode> {
     helia,
     adverts,
     delayedAdverts,
+    priority,
     edges,
     reporter,
     ratings,

@@ -184,6 +184,8 @@ export interface RatingsClientInit {
   timeoutMs?: number;
   /** Refuse a response larger than this. Default {@link MAX_RATINGS_RESPONSE_BYTES}. */
   maxResponseBytes?: number;
+  /** Runs each fetch as urgent traffic, ahead of content fetches (`TrafficPriority.urgent`). */
+  urgent?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** One server's verdict on a peer, as the penalty code sees it. */
@@ -333,7 +335,8 @@ interface ServerEntry {
  */
 export class RatingsClient extends TypedEventEmitter<RatingsClientEvents> {
   readonly #registry: ActiveKeyRegistry;
-  readonly #init: Required<Omit<RatingsClientInit, 'dataDir' | 'servers'>>;
+  readonly #init: Required<Omit<RatingsClientInit, 'dataDir' | 'servers' | 'urgent'>> &
+    Pick<RatingsClientInit, 'urgent'>;
   readonly #db: DatabaseSync;
   readonly #servers = new Map<string, ServerEntry>();
   readonly #tracker: SequenceTracker;
@@ -349,6 +352,7 @@ export class RatingsClient extends TypedEventEmitter<RatingsClientEvents> {
       intervalMs: init.intervalMs ?? 30_000,
       timeoutMs: init.timeoutMs ?? 20_000,
       maxResponseBytes: init.maxResponseBytes ?? MAX_RATINGS_RESPONSE_BYTES,
+      urgent: init.urgent,
     };
     for (const config of init.servers) {
       const entry = parseFollowedServer(config);
@@ -466,10 +470,12 @@ export class RatingsClient extends TypedEventEmitter<RatingsClientEvents> {
   ): Promise<PollOutcome | 'delta-mismatch'> {
     let bytes: Uint8Array;
     try {
-      bytes = await request(libp2p, entry.dial, RATINGS_PROTOCOL, encodeRatingsRequest({ since }), {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#init.timeoutMs)]),
-        maxResponseBytes: this.#init.maxResponseBytes,
-      });
+      const fetch = () =>
+        request(libp2p, entry.dial, RATINGS_PROTOCOL, encodeRatingsRequest({ since }), {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(this.#init.timeoutMs)]),
+          maxResponseBytes: this.#init.maxResponseBytes,
+        });
+      bytes = await (this.#init.urgent ? this.#init.urgent(fetch) : fetch());
     } catch (error) {
       const { name, message } = error as Error;
       // Over our limit, or over the stream's read buffer (4 MiB unless rpc.ts raises it).

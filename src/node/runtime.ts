@@ -16,6 +16,7 @@ import type { NodeConfig } from './config.js';
 import { startControlServer } from './control.js';
 import { LocalList } from './local-list.js';
 import { createNrpNode, type NrpNode } from './node.js';
+import { TrafficPriority } from './traffic-priority.js';
 
 const log = logger('nrp:node:runtime');
 
@@ -124,6 +125,8 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     get: (cid: Parameters<NrpNode['helia']['blockstore']['get']>[0], o?: { signal?: AbortSignal }) =>
       (node as NrpNode).helia.blockstore.get(cid, o),
   };
+  // A list version on its way goes ahead of content fetches, as verdicts do.
+  const priority = new TrafficPriority();
   const lists = [...listAddresses].map(
     (list) =>
       new ListSync(
@@ -135,7 +138,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
           pollIntervalMs: config.intervals.chainPollMs,
           checkpointPath: join(syncDir, `${chainId}-${list.toLowerCase()}.json`),
         },
-        { client, blockstore, pin: (cid, o) => pinRoot((node as NrpNode).helia, cid, o) },
+        { client, blockstore, pin: (cid, o) => pinRoot((node as NrpNode).helia, cid, o), urgent: priority.urgent },
       ),
   );
   const localLists: LocalList[] = [];
@@ -172,6 +175,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     })),
     ratings: { intervalMs: config.intervals.ratingsMs },
     penalties: { delayMs: config.penalties.delayMs },
+    priority,
   });
   const running = node;
   const listSyncs = new Map([...listAddresses].map((address, i) => [address, lists[i]]));

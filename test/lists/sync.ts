@@ -10,7 +10,8 @@ import { createNrpHelia, type NrpHelia } from '../../src/ipfs/helia.js';
 import { pinRoot } from '../../src/ipfs/pins.js';
 import { compareIds } from '../../src/lists/entry-id.js';
 import { encodePayload } from '../../src/lists/payload.js';
-import { ListSync, type SyncErrorEvent, type VersionEvent } from '../../src/lists/sync.js';
+import { ListSync, type ListSyncComponents, type SyncErrorEvent, type VersionEvent } from '../../src/lists/sync.js';
+import { TrafficPriority } from '../../src/node/traffic-priority.js';
 import { connection, daoFixture, ethers, networkHelpers } from '../helpers/dao.js';
 import { impersonate } from '../helpers/impersonate.js';
 
@@ -82,10 +83,19 @@ describe('ListSync', function () {
       return encoded.cid;
     }
 
-    function follow(helia: NrpHelia, init: Partial<ConstructorParameters<typeof ListSync>[0]> = {}) {
+    function follow(
+      helia: NrpHelia,
+      init: Partial<ConstructorParameters<typeof ListSync>[0]> = {},
+      components: Partial<ListSyncComponents> = {},
+    ) {
       const sync = new ListSync(
         { list, chainId: CHAIN_ID, fromBlock, fetchTimeoutMs: 5_000, pollIntervalMs: 100, ...init },
-        { client: publicClient, blockstore: helia.blockstore, pin: (cid, o) => pinRoot(helia, cid, o) },
+        {
+          client: publicClient,
+          blockstore: helia.blockstore,
+          pin: (cid, o) => pinRoot(helia, cid, o),
+          ...components,
+        },
       );
       syncs.push(sync);
       const versions: VersionEvent[] = [];
@@ -126,6 +136,27 @@ describe('ListSync', function () {
       [1n, 'new'],
       [2n, 'new'],
     ]);
+  });
+
+  it('fetches a version as urgent traffic, ahead of a node’s content fetches', async () => {
+    const { publisher, publish, follow, connect } = await setup();
+    const reader = await node();
+    await connect(publisher, reader);
+    await publish([randomBytes(32), randomBytes(32)]);
+    const priority = new TrafficPriority();
+    const urgentDuringFetch: boolean[] = [];
+    const blockstore: ListSyncComponents['blockstore'] = {
+      get: (cid, options) => {
+        urgentDuringFetch.push(priority.busy);
+        return reader.blockstore.get(cid, options);
+      },
+    };
+    const { sync } = follow(reader, {}, { blockstore, urgent: priority.urgent });
+    await sync.syncOnce();
+    expect(sync.current.version).to.equal(1n);
+    expect(urgentDuringFetch).to.not.be.empty;
+    expect(urgentDuringFetch.every(Boolean), 'every block of the payload was fetched as urgent').to.equal(true);
+    expect(priority.busy).to.equal(false);
   });
 
   it('refuses a payload that does not match the root on chain, keeping the last good version', async () => {

@@ -1,0 +1,57 @@
+import type { AbortOptions } from '@libp2p/interface';
+import { logger } from '@libp2p/logger';
+
+const log = logger('nrp:node:priority');
+
+/**
+ * Priority of list and rating traffic over data traffic on one node. libp2p has no stream priorities, and
+ * bitswap's want priority only decides which wants a peer evicts, not what it sends first; so the node keeps
+ * its own links free: while urgent work runs (a list version's payload or a verdict snapshot being fetched),
+ * no new content fetch starts. Fetches under way finish, and the bounded fetch concurrency keeps them few.
+ *
+ * @example
+ * const priority = new TrafficPriority();
+ * const sync = new ListSync(init, { client, blockstore, urgent: priority.urgent });
+ * const adverts = new AdvertService(components, { priority });
+ */
+export class TrafficPriority {
+  #urgent = 0;
+  #waiting: (() => void)[] = [];
+
+  /** Whether urgent work runs now. */
+  get busy(): boolean {
+    return this.#urgent > 0;
+  }
+
+  /** Runs `work` as urgent: content fetches wait until it and any other urgent work settle. Bound. */
+  readonly urgent = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (this.#urgent++ === 0) log('urgent traffic: content fetches wait');
+    try {
+      return await work();
+    } finally {
+      if (--this.#urgent === 0) {
+        log('urgent traffic done: %d content fetches go on', this.#waiting.length);
+        for (const resume of this.#waiting.splice(0)) resume();
+      }
+    }
+  };
+
+  /** Resolves once no urgent work runs: at once if none does. Rejects if `signal` aborts first. */
+  idle(options: AbortOptions = {}): Promise<void> {
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (this.#urgent === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const signal = options.signal;
+      const resume = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#waiting = this.#waiting.filter((waiting) => waiting !== resume);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(resume);
+    });
+  }
+}

@@ -178,7 +178,6 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
   }
 
   start() {
-    for (const content of this.#components.store.listContent()) this.#seen.add(content.cid);
     this.#pubsub.topicValidators.set(ADVERT_TOPIC, (peer, message) => this.#validate(peer, message.data));
     this.#pubsub.addEventListener('subscription-change', this.#onSubscriptionChange);
     this.#pubsub.subscribe(ADVERT_TOPIC);
@@ -299,10 +298,12 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
       this.safeDispatchEvent('accepted', { detail: { cid: advert.cid, fromPeer, advert } });
     }
     const key = advert.cid.toString();
-    if (!this.#seen.has(key) && this.#init.autoFetch && advert.size <= this.#init.maxFetchBytes) {
-      this.#seen.add(key);
-      void this.#fetchAndShare(advert, fromPeer);
+    if (this.#seen.has(key) || !this.#init.autoFetch || advert.size > this.#init.maxFetchBytes) {
+      return TopicValidatorResult.Ignore;
     }
+    this.#seen.add(key);
+    // Held from an earlier run: the store is asked once per CID, rather than read whole at start.
+    if (!this.#components.store.hasContent(key)) void this.#fetchAndShare(advert, fromPeer);
     return TopicValidatorResult.Ignore;
   }
 

@@ -8,6 +8,7 @@ import { bootstrap } from '@libp2p/bootstrap';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { type Identify, type IdentifyPush, identify, identifyPush } from '@libp2p/identify';
 import type { AbortOptions, PeerDiscovery, PeerId, PrivateKey, ServiceMap } from '@libp2p/interface';
+import { KEEP_ALIVE } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { type MulticastDNSComponents, mdns } from '@libp2p/mdns';
 import { noise } from '@libp2p/noise';
@@ -264,7 +265,11 @@ function libp2pOptions<S extends ServiceMap>(
   const extra = init.libp2p ?? {};
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = [];
   // @libp2p/bootstrap throws on an empty list, and waits 1 s by default before dialing.
-  if (bootstrapList.length > 0) peerDiscovery.push(bootstrap({ list: bootstrapList, timeout: 10 }));
+  // Tagged keep-alive, so libp2p dials them again when a connection drops (and at the next start), with
+  // backoff: without it a node whose bootstrap peers restarted would stay alone.
+  if (bootstrapList.length > 0) {
+    peerDiscovery.push(bootstrap({ list: bootstrapList, timeout: 10, tagName: KEEP_ALIVE }));
+  }
   if (init.mdns === true) peerDiscovery.push(dialingMdns());
   return {
     ...extra,

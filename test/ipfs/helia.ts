@@ -257,6 +257,16 @@ describe('createNrpHelia', function () {
     expect(await getBlock(b.blockstore, block.cid, { signal: AbortSignal.timeout(5_000) })).to.deep.equal(block.bytes);
   });
 
+  it('dials a bootstrap peer again when the connection drops', async () => {
+    const a = await startNode();
+    const b = await startNode({ bootstrap: a.libp2p.getMultiaddrs().map(String) });
+    await waitFor(() => b.libp2p.getConnections(a.libp2p.peerId).length > 0, 5_000);
+    // The bootstrap peer hangs up (it restarts, or drops idle connections): b comes back by itself.
+    await a.libp2p.hangUp(b.libp2p.peerId);
+    await waitFor(() => b.libp2p.getConnections(a.libp2p.peerId).length === 0, 5_000);
+    await waitFor(() => b.libp2p.getConnections(a.libp2p.peerId).length > 0, 10_000);
+  });
+
   it('refuses a bootstrap address without a peer id, or that is not a multiaddr', async () => {
     for (const address of ['/ip4/127.0.0.1/tcp/4001', 'not a multiaddr']) {
       const error = await rejection(startNode({ bootstrap: [address] }));

@@ -2,24 +2,20 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { multiaddr } from '@multiformats/multiaddr';
-import { type Account, type Address, getAddress, isAddress } from 'viem';
-import { getChainId } from 'viem/actions';
-import {
-  accountFromPrivateKey,
-  chainFromId,
-  createNrpClients,
-  developmentAccount,
-  LOCAL_RPC_URL,
-  type NrpPublicClient,
-  type NrpWalletClient,
-} from '../chain/clients.js';
+import type { Account, Address } from 'viem';
+import type { LOCAL_RPC_URL, NrpPublicClient, NrpWalletClient } from '../chain/clients.js';
 import { type DaoDeployment, readDeployment } from '../chain/deployment.js';
 import { InvalidPrivateKeyError } from '../chain/errors.js';
-import { createNrpHelia, type NrpHelia } from '../ipfs/helia.js';
+import type { NrpHelia } from '../ipfs/helia.js';
 import type { BlockSource } from '../lists/blocks.js';
 import { CliError } from './errors.js';
 import type { Output } from './output.js';
+
+// Each command uses only part of the context, so viem, Helia and libp2p are imported where they are first
+// needed: `nrp node status` never loads them.
+
+/** The local chain's JSON-RPC URL: chain/clients.ts's LOCAL_RPC_URL, which tsc checks this equals. */
+const LOCAL_RPC: typeof LOCAL_RPC_URL = 'http://127.0.0.1:8545';
 
 /** The repository root, where `deployments/` lives. */
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -82,6 +78,7 @@ export class CliContext {
   /** A contract address: the flag's value if given, else the deployment's. */
   async contract(name: keyof DaoDeployment['contracts'], flag?: string): Promise<Address> {
     if (flag) {
+      const { getAddress, isAddress } = await import('viem');
       if (!isAddress(flag)) throw new CliError(`Not an address: ${flag}`);
       return getAddress(flag);
     }
@@ -101,19 +98,23 @@ export class CliContext {
   }
 
   rpcUrl(): string {
-    return this.#options.rpc ?? this.#env.NRP_RPC_URL ?? LOCAL_RPC_URL;
+    return this.#options.rpc ?? this.#env.NRP_RPC_URL ?? LOCAL_RPC;
   }
 
   /** A public client, checked to be on the deployment's chain. */
   publicClient(): Promise<NrpPublicClient> {
     this.#publicClient ??= (async () => {
+      const [{ getChainId }, { chainFromId, createNrpClients }] = await Promise.all([
+        import('viem/actions'),
+        import('../chain/clients.js'),
+      ]);
       const url = this.rpcUrl();
       const probe = createNrpClients({ rpcUrl: url }).publicClient;
       let chainId: number;
       try {
         chainId = await getChainId(probe);
       } catch (error) {
-        const hint = url === LOCAL_RPC_URL ? ' Start a local chain with `npm run chain`, or pass --rpc.' : '';
+        const hint = url === LOCAL_RPC ? ' Start a local chain with `npm run chain`, or pass --rpc.' : '';
         throw new CliError(`Cannot reach the chain at ${url}.${hint}`, 1, { cause: error });
       }
       const deployment = await this.deployment();
@@ -140,6 +141,7 @@ export class CliContext {
   async account(): Promise<Account> {
     const fromEnv = this.#env.NRP_PRIVATE_KEY;
     const keyFile = this.#options.keyFile ?? this.#env.NRP_KEY_FILE;
+    const { accountFromPrivateKey, developmentAccount } = await import('../chain/clients.js');
     try {
       if (fromEnv) return accountFromPrivateKey(fromEnv);
       if (keyFile) return accountFromPrivateKey(await readKeyFile(keyFile));
@@ -163,6 +165,7 @@ export class CliContext {
     const publicClient = await this.publicClient();
     const account = await this.account();
     const pollingInterval = pollingFor(publicClient.chain.id);
+    const { createNrpClients } = await import('../chain/clients.js');
     return createNrpClients({ rpcUrl: this.rpcUrl(), chain: publicClient.chain, account, pollingInterval })
       .walletClient;
   }
@@ -181,6 +184,10 @@ export class CliContext {
   /** This user's Helia node, on the data dir, connected to the configured peers. Stopped by {@link close}. */
   helia(listen?: string[]): Promise<NrpHelia> {
     this.#helia ??= (async () => {
+      const [{ createNrpHelia }, { multiaddr }] = await Promise.all([
+        import('../ipfs/helia.js'),
+        import('@multiformats/multiaddr'),
+      ]);
       const helia = await createNrpHelia({ dataDir: join(this.dataDir(), 'ipfs'), listen, bootstrap: this.peers() });
       // Bootstrap dials in the background; a payload fetch needs the connections now.
       await Promise.allSettled(this.peers().map((peer) => helia.libp2p.dial(multiaddr(peer))));

@@ -2,6 +2,8 @@
 import process from 'node:process';
 import type { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
+// Each commands/*.ts only declares its commands, options and help; the code that runs them is in actions/*.ts,
+// imported when the command runs. So `nrp --help` loads no viem, Helia or libp2p: keep these imports light.
 import { devCommands } from './commands/dev.js';
 import { forkCommands } from './commands/fork.js';
 import { governanceCommands } from './commands/governance.js';

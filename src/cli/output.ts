@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import { SingleBar } from 'cli-progress';
 
 /** Where a command writes, and how: tables and sentences for people, one JSON document with --json. */
 export class Output {
@@ -32,6 +31,7 @@ export class Output {
   async progress<T>(label: string, task: (update: (done: number, total: number) => void) => Promise<T>): Promise<T> {
     const tty = (this.stderr as Writable & { isTTY?: boolean }).isTTY === true;
     if (this.json || !tty) return task(() => {});
+    const { SingleBar } = await import('cli-progress');
     const bar = new SingleBar({
       format: `${label} [{bar}] {percentage}% {value}/{total}`,
       stream: this.stderr as NodeJS.WriteStream,

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { CliError } from '../errors.js';
-import { formatTime } from '../format.js';
 
 type Context = () => CliContext;
 
-const LOCAL_CHAIN_ID = 31337;
+/** The commands' code, imported only when one of them runs: it loads viem, Helia and more. */
+const actions = () => import('../actions/dev.js');
 
 export function devCommands(program: Command, context: Context) {
   const dev = program.command('dev').description('Helpers for the local development chain only');
@@ -14,22 +13,5 @@ export function devCommands(program: Command, context: Context) {
     .command('advance')
     .description('Move the local chain’s clock forward, e.g. past a voting period or a timelock delay')
     .argument('<seconds>', 'how far')
-    .action(async (seconds) => advance(context(), seconds));
-}
-
-async function advance(ctx: CliContext, secondsText: string) {
-  const seconds = Number(secondsText);
-  if (!Number.isInteger(seconds) || seconds <= 0) throw new CliError(`<seconds> must be a positive whole number`);
-  const client = await ctx.publicClient();
-  if (client.chain.id !== LOCAL_CHAIN_ID) {
-    throw new CliError(`Refusing: chain ${client.chain.id} is not the local development chain (${LOCAL_CHAIN_ID}).`);
-  }
-  // Hardhat's development methods; viem's public client has no types for them.
-  const request = client.request as (args: { method: string; params: unknown[] }) => Promise<unknown>;
-  await request({ method: 'evm_increaseTime', params: [seconds] });
-  await request({ method: 'evm_mine', params: [] });
-  const block = await client.getBlock();
-  ctx.output.result({ timestamp: block.timestamp, blockNumber: block.number }, (r) =>
-    ctx.output.line(`The local chain is now at ${formatTime(r.timestamp)} (block ${r.blockNumber}).`),
-  );
+    .action(async (seconds) => (await actions()).advance(context(), seconds));
 }

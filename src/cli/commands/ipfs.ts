@@ -3,6 +3,9 @@ import type { CliContext } from '../context.js';
 
 type Context = () => CliContext;
 
+/** The commands' code, imported only when one of them runs: it loads viem, Helia and more. */
+const actions = () => import('../actions/ipfs.js');
+
 export function ipfsCommands(program: Command, context: Context) {
   const ipfs = program.command('ipfs').description('This user’s IPFS node (Helia) on the data dir');
 
@@ -10,21 +13,5 @@ export function ipfsCommands(program: Command, context: Context) {
     .command('serve')
     .description('Run the IPFS node until Ctrl-C, so peers can fetch the payloads pinned here')
     .option('--listen <multiaddr...>', 'addresses to listen on', ['/ip4/127.0.0.1/tcp/4010'])
-    .action(async (options: { listen: string[] }) => serve(context(), options));
-}
-
-async function serve(ctx: CliContext, options: { listen: string[] }) {
-  const helia = await ctx.helia(options.listen);
-  const addresses = helia.libp2p.getMultiaddrs().map(String);
-  let pins = 0;
-  for await (const _pin of helia.pins.ls()) pins++;
-  ctx.output.result({ peerId: helia.libp2p.peerId.toString(), addresses, pins }, () => {
-    ctx.output.line(`IPFS node ${helia.libp2p.peerId} serving ${pins} pinned roots from ${ctx.dataDir()}`);
-    for (const address of addresses) ctx.output.line(`  ${address}`);
-    ctx.output.line('Others fetch from it with --peer <one of the addresses above>. Ctrl-C stops it.');
-  });
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+    .action(async (options: { listen: string[] }) => (await actions()).serve(context(), options));
 }

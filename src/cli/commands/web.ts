@@ -1,20 +1,15 @@
 import type { Command } from 'commander';
-import { getChainId } from 'viem/actions';
-import { createNrpClients, LOCAL_RPC_URL } from '../../chain/clients.js';
-import { ensureWebBuild } from '../../web/build.js';
-import { redactRpcUrl } from '../../web/rpc-proxy.js';
-import { DEFAULT_WEB_PORT, startWebServer } from '../../web/server.js';
+import type { DEFAULT_WEB_PORT } from '../../web/server.js';
+import type { WebOptions } from '../actions/web.js';
 import type { CliContext } from '../context.js';
-import { CliError } from '../errors.js';
 
 type Context = () => CliContext;
 
-interface WebOptions {
-  port: string;
-  listen: string[];
-  blockTimeout: string;
-  rebuild?: boolean;
-}
+/** The web server's DEFAULT_WEB_PORT, written out so that help need not load the server; tsc checks they agree. */
+const DEFAULT_PORT: typeof DEFAULT_WEB_PORT = 8787;
+
+/** The commands' code, imported only when one of them runs: it loads viem, Helia and more. */
+const actions = () => import('../actions/web.js');
 
 export function webCommands(program: Command, context: Context) {
   program
@@ -23,7 +18,7 @@ export function webCommands(program: Command, context: Context) {
       'Serve the governance web app on 127.0.0.1: connect a wallet, review list changes in the browser, vote, ' +
         'queue and execute, propose list changes and rating-server status changes',
     )
-    .option('--port <n>', 'port on 127.0.0.1 (0 picks a free one)', String(DEFAULT_WEB_PORT))
+    .option('--port <n>', 'port on 127.0.0.1 (0 picks a free one)', String(DEFAULT_PORT))
     .option(
       '--listen <multiaddr...>',
       'where this IPFS node listens, so peers can fetch payloads proposed in the app',
@@ -31,74 +26,5 @@ export function webCommands(program: Command, context: Context) {
     )
     .option('--block-timeout <seconds>', 'how long to wait for an IPFS peer to send a payload block', '30')
     .option('--rebuild', 'build the app again even if its build is up to date')
-    .action(async (options: WebOptions) => serveWeb(context(), options));
-}
-
-async function serveWeb(ctx: CliContext, options: WebOptions) {
-  const port = Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new CliError(`--port must be a number from 0 to 65535, not ${options.port}`);
-  }
-  const blockTimeout = Number(options.blockTimeout);
-  if (!Number.isFinite(blockTimeout) || blockTimeout <= 0) {
-    throw new CliError(`--block-timeout must be a positive number of seconds, not ${options.blockTimeout}`);
-  }
-  const { outDir } = await ensureWebBuild({
-    force: options.rebuild,
-    onBuild: (reason) => ctx.output.note(`Building the web app (${reason}); this takes a few seconds…`),
-  });
-  const deployment = await ctx.deployment();
-  if (!deployment) {
-    ctx.output.note('No deployment record found: the app will ask for one. Pass --deployment, or run `npm run chain`.');
-  }
-  const rpcUrl = ctx.rpcUrl();
-  const helia = await ctx.helia(options.listen);
-  const server = await startWebServer(
-    {
-      port,
-      staticDir: outDir,
-      rpcUrl,
-      deployment,
-      peers: ctx.peers(),
-      blockTimeoutMs: blockTimeout * 1000,
-    },
-    { helia },
-  ).catch((error: Error) => {
-    throw new CliError(error.message, 1, { cause: error });
-  });
-  // Not fatal: the app shows the same problem and keeps retrying, so the chain may start later.
-  const chainProblem = await chainCheck(rpcUrl, deployment?.chainId);
-  if (chainProblem) ctx.output.note(`Warning: ${chainProblem}`);
-
-  const addresses = helia.libp2p.getMultiaddrs().map(String);
-  ctx.output.result({ url: server.url, peerId: helia.libp2p.peerId.toString(), addresses, deployment }, (r) => {
-    ctx.output.line(`Governance web app: ${r.url}`);
-    ctx.output.line(`  chain RPC:  ${redactRpcUrl(rpcUrl)} (proxied as ${r.url}/rpc)`);
-    if (deployment) {
-      ctx.output.line(`  DAO:        chain ${deployment.chainId}, Governor ${deployment.contracts.RatingGovernor}`);
-    }
-    ctx.output.line(`  IPFS node:  ${r.peerId}, blocks in ${ctx.dataDir()}`);
-    for (const address of r.addresses) ctx.output.line(`              ${address}`);
-    ctx.output.line('Payloads proposed in the app are pinned here; keep it (or `nrp ipfs serve`) running while');
-    ctx.output.line('the vote runs, so voters can fetch them. Ctrl-C stops it.');
-  });
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await server.close();
-}
-
-async function chainCheck(rpcUrl: string, expected: number | undefined): Promise<string | undefined> {
-  let chainId: number;
-  try {
-    chainId = await getChainId(createNrpClients({ rpcUrl }).publicClient);
-  } catch {
-    const hint = rpcUrl === LOCAL_RPC_URL ? ' Start it with `npm run chain`, or pass --rpc.' : '';
-    return `cannot reach the chain RPC at ${redactRpcUrl(rpcUrl)} yet; the app keeps trying.${hint}`;
-  }
-  if (expected !== undefined && chainId !== expected) {
-    return `the RPC at ${redactRpcUrl(rpcUrl)} is chain ${chainId}, but the deployment is on chain ${expected}.`;
-  }
-  return undefined;
+    .action(async (options: WebOptions) => (await actions()).serveWeb(context(), options));
 }

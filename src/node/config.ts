@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr as parseMultiaddr } from '@multiformats/multiaddr';
 import { isAddress } from 'viem';
 import { parse as parseYaml } from 'yaml';
@@ -31,6 +32,14 @@ const listenAddress = multiaddr.superRefine((value, context) => {
   }
 });
 const address = z.string().refine((value) => isAddress(value), 'not an Ethereum address');
+/** A libp2p peer id, checked here so that a placeholder left in the file (`12D3KooW…`) is named as the problem. */
+const peerId = z.string().superRefine((value, context) => {
+  try {
+    peerIdFromString(value);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: `not a libp2p peer id (${(error as Error).message})` });
+  }
+});
 const milliseconds = z.number().int().positive();
 
 /** The schema of a node's configuration file (YAML or JSON). Every field but `servers` has a default. */
@@ -65,7 +74,7 @@ export const nodeConfigSchema = z
         z
           .object({
             /** The server's libp2p peer id; its key must be active in the registry. */
-            peerId: z.string().min(1),
+            peerId,
             priority: z.enum(['high', 'low']),
             /** The list it enforces; default: the one its registration names. */
             list: address.optional(),

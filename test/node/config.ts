@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { loadNodeConfig, NodeConfigError, parseNodeConfig } from '../../src/node/config.js';
 
+/** A real peer id (Ed25519), as a server's would be. */
+const SERVER = '12D3KooWQ5fQ52DX2bkRf733PKkFzG5ygrVjEbkXcmRDinfWAFci';
+
 describe('node configuration', () => {
   let dir: string;
   beforeEach(async () => {
@@ -20,7 +23,7 @@ describe('node configuration', () => {
       [
         'dataDir: data',
         'servers:',
-        '  - peerId: 12D3KooWExample',
+        `  - peerId: ${SERVER}`,
         '    priority: high',
         'localLists: [extra.deny]',
         'chain:',
@@ -33,7 +36,19 @@ describe('node configuration', () => {
     expect(config.chain.deployment).to.equal(join(dir, '..', 'deployments/localhost.json'));
     expect(config.chain.rpc).to.equal('http://127.0.0.1:8545');
     expect(config.intervals.reportMs).to.equal(60_000);
-    expect(config.servers[0]).to.deep.equal({ peerId: '12D3KooWExample', priority: 'high' });
+    expect(config.servers[0]).to.deep.equal({ peerId: SERVER, priority: 'high' });
+  });
+
+  it('names a server peer id that is not one, such as the README’s placeholder left in the file', async () => {
+    const path = join(dir, 'nrp-node.yaml');
+    await writeFile(path, ['servers:', '  - peerId: 12D3KooW…', '    priority: high'].join('\n'));
+    await loadNodeConfig(path).then(
+      () => expect.fail('accepted a placeholder peer id'),
+      (error) => {
+        expect(error).to.be.instanceOf(NodeConfigError);
+        expect(error.message).to.contain('- servers.0.peerId: not a libp2p peer id');
+      },
+    );
   });
 
   it('lists every problem, with where it is', () => {
@@ -53,6 +68,7 @@ describe('node configuration', () => {
       const message = (error as Error).message;
       for (const where of [
         'listen.0',
+        'servers.0.peerId',
         'servers.0.priority',
         'lists.0',
         'chain.rpc',

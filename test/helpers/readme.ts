@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+/**
+ * The commands of the first shell block after a README heading, as a reader would type them: lines continued
+ * with `\` joined, blank lines and comment lines dropped. Throws if there is no such heading or block, so a
+ * renamed section fails the test that walks it instead of walking nothing.
+ */
+export function shellBlockAfter(readme: string, heading: string): string[] {
+  const lines = readme.split('\n');
+  // A heading is a `#` line outside code blocks (shell comments start with `#` too).
+  let fenced = false;
+  const isHeading = lines.map((line) => {
+    if (line.startsWith('```')) fenced = !fenced;
+    return !fenced && /^#+ /.test(line);
+  });
+  const at = lines.findIndex((line, i) => isHeading[i] && line.replace(/^#+ /, '') === heading);
+  if (at < 0) throw new Error(`README has no heading “${heading}”`);
+  const rest = lines.slice(at + 1);
+  const nextHeading = rest.findIndex((_, i) => isHeading[at + 1 + i]);
+  const section = (nextHeading < 0 ? rest : rest.slice(0, nextHeading)).join('\n');
+  const block = /```(?:sh|bash|shell)\n([\s\S]*?)```/.exec(section)?.[1];
+  if (block === undefined) throw new Error(`README section “${heading}” has no shell block`);
+  return block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/** The README's placeholders (`<proposal-id>`) still in a command. */
+export function placeholdersIn(command: string): string[] {
+  return [...command.matchAll(/<[a-z][a-z-]*>/g)].map((match) => match[0]);
+}
+
+export interface ShellResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one command line with bash, as a reader's terminal would. */
+export function runShell(command: string, options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<ShellResult> {
+  const child = spawn('bash', ['-c', command], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/**
+ * Writes an `npx` into `dir` that runs `npx nrp …` as a clone's `npx nrp` does (this checkout's bin/nrp.js on
+ * this Node) and refuses anything else, so a README command that needs another package fails loudly. Put `dir`
+ * first in PATH.
+ */
+export async function writeNpxShim(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'npx');
+  await writeFile(
+    path,
+    [
+      '#!/bin/sh',
+      `if [ "$1" = nrp ]; then shift; exec '${process.execPath}' '${join(ROOT, 'bin/nrp.js')}' "$@"; fi`,
+      'echo "readme walk: only npx nrp is provided, not npx $1" >&2',
+      'exit 127',
+      '',
+    ].join('\n'),
+  );
+  await chmod(path, 0o755);
+}

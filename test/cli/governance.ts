@@ -109,6 +109,16 @@ describe('nrp governance path', function () {
     const { proposalId, added, removed, count } = proposed.json<Record<string, string | number>>();
     expect([added, removed, count]).to.deep.equal([2, 0, 2]);
 
+    // Run again (as after a crash before its output was seen): the same proposal, found rather than sent twice.
+    const again = await nrp(
+      [...base, 'list', 'propose', '--add', addFile, '--category', 'malware', '--reason', 'Found in the wild'],
+      proposer,
+    );
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stderr).to.contain(`this exact proposal exists already: ${proposalId}`);
+    expect(again.stdout).to.contain(`Proposal ${proposalId}`);
+    expect(again.stdout).to.contain('submitted before, by an earlier run');
+
     const inspected = await nrp([...base, 'proposal', 'inspect', String(proposalId)], proposer);
     expect(inspected.code, inspected.stderr).to.equal(0);
     expect(inspected.stdout).to.contain('adds 2:');

@@ -7,11 +7,10 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { CID } from 'multiformats/cid';
 import { type Address, bytesToHex, getAddress, isAddress, isAddressEqual, parseUnits } from 'viem';
-import { getCode, readContract } from 'viem/actions';
-import { ratingGovernorAbi } from '../../chain/abis.js';
+import { getCode } from 'viem/actions';
 import { writeDeployment } from '../../chain/deployment.js';
 import { deployListFork, type ForkGovernanceParameters, readForkPlan } from '../../chain/fork.js';
-import { callsToActions, hashProposal, propose } from '../../chain/governance.js';
+import { proposeOnce } from '../../chain/governance.js';
 import { getListInfo, publishVersionCall } from '../../chain/lists.js';
 import { getServerByPeerId, type RatingServer, registerServer } from '../../chain/registry.js';
 import { createNrpHelia } from '../../ipfs/helia.js';
@@ -565,21 +564,20 @@ async function proposeAdditions(
     .filter((line, i) => i < 2 || line !== '')
     .join('\n');
   // The id is a hash of the calls and the description: a rerun finds the proposal an earlier run made.
-  const proposalId = hashProposal(callsToActions([call], description));
-  const snapshot = await readContract(client, {
-    address: governor,
-    abi: ratingGovernorAbi,
-    functionName: 'proposalSnapshot',
-    args: [proposalId],
-  });
-  if (snapshot !== 0n) {
-    ctx.output.note(`    proposal ${proposalId} exists already`);
-    return { proposalId, added, count, payloadCid: encoded.cid, alreadyProposed: true };
-  }
   const wallet = await ctx.walletClient();
-  const result = await propose(wallet, { governor, calls: [call], description }).catch(fail);
-  ctx.output.note(`    proposal ${result.proposalId} (${result.hash})`);
-  return { proposalId: result.proposalId, added, count, payloadCid: encoded.cid, alreadyProposed: false };
+  const proposed = await proposeOnce(wallet, { governor, calls: [call], description }).catch(fail);
+  ctx.output.note(
+    proposed.transaction
+      ? `    proposal ${proposed.proposalId} (${proposed.transaction.hash})`
+      : `    proposal ${proposed.proposalId} exists already`,
+  );
+  return {
+    proposalId: proposed.proposalId,
+    added,
+    count,
+    payloadCid: encoded.cid,
+    alreadyProposed: !proposed.submitted,
+  };
 }
 
 // ─── Results ────────────────────────────────────────────────────────────────────────────────────────────────

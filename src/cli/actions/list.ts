@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { CID } from 'multiformats/cid';
 import { type Address, bytesToHex, type Hex, hexToBytes } from 'viem';
-import { propose } from '../../chain/governance.js';
+import { proposeOnce } from '../../chain/governance.js';
 import { getListInfo, getListVersion, isListedOnChain, publishVersionCall } from '../../chain/lists.js';
 import { pinRoot } from '../../ipfs/pins.js';
 import { ConflictingChangeError, EmptyChangeError } from '../../lists/change.js';
@@ -288,10 +288,14 @@ export async function proposeListChange(ctx: CliContext, options: ListChangeProp
 
   const wallet = await ctx.walletClient();
   const call = publishVersionCall(list, next.call);
-  const { proposalId, hash } = await propose(wallet, { governor, calls: [call], description }).catch(cliError);
+  // The same change proposed again (a rerun after a crash) finds the first proposal rather than reverting.
+  const proposed = await proposeOnce(wallet, { governor, calls: [call], description }).catch(cliError);
+  if (!proposed.submitted) ctx.output.note(`this exact proposal exists already: ${proposed.proposalId}`);
   return {
-    proposalId,
-    transaction: hash,
+    proposalId: proposed.proposalId,
+    /** The transaction that submitted it; undefined when it had been submitted before. */
+    transaction: proposed.transaction?.hash,
+    alreadyProposed: !proposed.submitted,
     proposer: wallet.account.address,
     list,
     parentVersion: currentVersion,
@@ -311,7 +315,9 @@ export type ListProposalResult = Awaited<ReturnType<typeof proposeListChange>>;
 export function printListProposal(ctx: CliContext, r: ListProposalResult) {
   const out = ctx.output;
   out.line(`Proposal ${r.proposalId}`);
-  out.line(`  submitted in ${r.transaction} by ${r.proposer}`);
+  out.line(
+    r.transaction ? `  submitted in ${r.transaction} by ${r.proposer}` : '  submitted before, by an earlier run',
+  );
   out.line(
     `  list ${r.list}: version ${r.parentVersion} → ${r.version}, +${r.added} −${r.removed} (${r.count} entries)`,
   );

@@ -4,7 +4,7 @@ import { DEMO_ACCOUNTS, type DemoChain } from './chain.js';
 import { voteThrough } from './governance.js';
 import type { DemoIpfsHost } from './ipfs-host.js';
 import { DemoNode, type DemoNodeSettings } from './nodes.js';
-import { SERVER_1_POLICY, SERVER_2_POLICY } from './policies.js';
+import { SERVER_1_POLICY, SERVER_2_INFERENCE, SERVER_2_POLICY } from './policies.js';
 import { freePorts } from './ports.js';
 import type { ProcessSupervisor } from './processes.js';
 import type { Timeline } from './report.js';
@@ -98,6 +98,7 @@ export async function startDemoNetwork(parameters: StartDemoNetworkParameters): 
     port: s2Port,
     httpPort: s2Http,
     inferenceIntervalMs: 3_000,
+    inference: SERVER_2_INFERENCE,
     bootstrap: host.addresses,
   });
   timeline.setup('starting rating servers 1 and 2 (nrp server start), each with its own data dir and policy');

@@ -4,6 +4,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import type { Address } from 'viem';
 import { registerServer } from '../chain/registry.js';
 import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
+import type { ServerConfig } from '../server/config.js';
 import type { RatingServerStatus, ServerEndpoint, VerdictsView } from '../server/server.js';
 import { readJsonFile } from '../utils/json-file.js';
 import type { DemoChain } from './chain.js';
@@ -23,8 +24,10 @@ export interface DemoServerInit {
   httpPort: number;
   /** The list it enforces: the DAO's by default (from the deployment record). */
   list?: Address;
-  /** Seconds between inference passes. */
+  /** Milliseconds between inference passes. */
   inferenceIntervalMs: number;
+  /** Its rating policy in numbers: the `inference` section of its configuration (defaults where left out). */
+  inference?: Partial<ServerConfig['inference']>;
   /** Where it fetches list payloads from at first: the proposers' IPFS node. */
   bootstrap: string[];
 }
@@ -84,6 +87,7 @@ export class DemoServer {
       },
       httpPort: this.#init.httpPort,
       inferenceIntervalMs: this.#init.inferenceIntervalMs,
+      ...(this.#init.inference && { inference: this.#init.inference }),
     };
     await writeJsonConfig(this.configPath, config);
     const child = await supervisor.startNrp(this.name, ['server', 'start', '--config', this.configPath]);

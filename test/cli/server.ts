@@ -90,6 +90,7 @@ describe('nrp server register / vote-on / status', function () {
         listen: ['/ip4/127.0.0.1/tcp/0'],
         httpPort: 0,
         chain: { rpc: rpc.url, deployment: base[3] },
+        inference: { reportingOriginGrace: false, afterWeight: 8 },
       }),
     );
     const child = spawnNrp(['--json', 'server', 'start', '--config', config]);
@@ -123,11 +124,12 @@ describe('nrp server register / vote-on / status', function () {
       expect(await exited).to.equal(0);
     }
     const bad = join(dir, 'bad-server.json');
-    await writeFile(bad, JSON.stringify({ httpPort: 'eighty', chain: { list: '0x12' } }));
+    await writeFile(bad, JSON.stringify({ httpPort: 'eighty', chain: { list: '0x12' }, inference: { graceMs: -1 } }));
     const refused = await nrp(['server', 'start', '--config', bad]);
     expect(refused.code).to.equal(1);
     expect(refused.stderr).to.contain('httpPort');
     expect(refused.stderr).to.contain('chain.list');
+    expect(refused.stderr).to.contain('inference.graceMs');
   });
 
   it('refuses bad input with clear errors', async () => {

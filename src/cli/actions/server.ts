@@ -58,6 +58,7 @@ export async function start(ctx: CliContext, options: { config?: string }) {
       sync: { confirmations: config.chain.confirmations },
       httpPort: config.httpPort,
       inferenceIntervalMs: config.inferenceIntervalMs,
+      inference: config.inference,
       signal: stopped.signal,
     },
     { client },

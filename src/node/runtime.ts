@@ -13,7 +13,7 @@ import { pinRoot } from '../ipfs/pins.js';
 import { parseEntryList } from '../lists/denylist.js';
 import { ListSync } from '../lists/sync.js';
 import type { NodeConfig } from './config.js';
-import { startControlServer } from './control.js';
+import { ControlApiError, startControlServer } from './control.js';
 import { LocalList } from './local-list.js';
 import { createNrpNode, type NrpNode } from './node.js';
 import { TrafficPriority } from './traffic-priority.js';
@@ -215,12 +215,19 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     content: running.store.countContent(),
     evidence: running.store.countEvidence(),
   });
-  const why = async (peer: string): Promise<PeerExplanation> => ({
-    peer,
-    connected: running.helia.libp2p.getConnections().some((c) => c.remotePeer.toString() === peer),
-    penalty: running.penalties.penaltyOf(peer),
-    evidence: running.store.listEvidence({ fromPeer: peer }).map((e) => ({ cid: e.cid, seenAt: e.seenAt })),
-  });
+  const why = async (peer: string): Promise<PeerExplanation> => {
+    try {
+      peerIdFromString(peer);
+    } catch {
+      throw new ControlApiError(`Not a peer id: ${peer} (node status lists the peers, e.g. 12D3KooW…)`);
+    }
+    return {
+      peer,
+      connected: running.helia.libp2p.getConnections().some((c) => c.remotePeer.toString() === peer),
+      penalty: running.penalties.penaltyOf(peer),
+      evidence: running.store.listEvidence({ fromPeer: peer }).map((e) => ({ cid: e.cid, seenAt: e.seenAt })),
+    };
+  };
   const add = async (bytes: Uint8Array, name?: string) => {
     const cid = await unixfs(running.helia).addBytes(bytes);
     await running.adverts.share(cid, bytes.length, name);

@@ -109,6 +109,9 @@ describe('nrp node', function () {
     const why = await nrp(['node', 'why', infoA.peerId, '--config', second]);
     expect(why.stdout).to.contain('is connected');
     expect(why.stdout).to.contain('offered no listed content');
+    const notAPeer = await nrp(['node', 'why', '12D3KooW…', '--config', second]);
+    expect(notAPeer.code).to.equal(1);
+    expect(notAPeer.stderr).to.contain('Not a peer id: 12D3KooW…');
     expect(cid).to.match(/^baf/);
 
     expect(await stopped(b)).to.equal(0);

@@ -143,8 +143,9 @@ export async function register(ctx: CliContext, options: RegisterOptions) {
     (r) => {
       ctx.output.line(`Applied as rating server ${r.serverId} (${r.transaction}).`);
       ctx.output.line(`  peer id ${r.peerId}, policy ${r.policyCid}, list ${r.list}`);
-      ctx.output.line('It counts once token holders activate it by vote; the proposal calls:');
-      ctx.output.line(`  ${activation.target} with data ${activation.data}`);
+      ctx.output.line('It counts once token holders activate it by vote. Start that vote with:');
+      ctx.output.line(`  nrp server vote-on ${r.serverId} activate --reason "…"`);
+      ctx.output.line(`(the proposal calls ${activation.target} with data ${activation.data})`);
     },
   );
 }

@@ -58,7 +58,7 @@ const { values } = parseArgs({
     'ping-interval': { type: 'string', default: '10000' },
     /** Writes a CPU profile of this process (the server) during the first wave's `--profile-phase` to this file. */
     profile: { type: 'string' },
-    /** `refresh` (default) or `echo`. */
+    /** `refresh` (default), `echo`, or `direct` (the intake fed in-process). */
     'profile-phase': { type: 'string', default: 'refresh' },
   },
 });
@@ -320,12 +320,14 @@ for (let start = 0; start < NODES; start += WAVE) {
   const direct = (
     await Promise.all(clients.map((client) => client.ask({ type: 'bytes', round: ROUNDS + 1 }, 'bytes')))
   ).flatMap((reply) => reply.reports);
-  await phases.direct.time(async () => {
-    const acks = await Promise.all(direct.map(({ peer, bytes }) => intake.receive(bytes, peer)));
-    const refused = acks.find((ack) => !ack.accepted);
-    if (refused) fail(`a report fed in-process was refused: ${refused.reason}`);
-    return { reports: acks.length, clientCpuMs: 0 };
-  });
+  await profiled('direct', start, () =>
+    phases.direct.time(async () => {
+      const acks = await Promise.all(direct.map(({ peer, bytes }) => intake.receive(bytes, peer)));
+      const refused = acks.find((ack) => !ack.accepted);
+      if (refused) fail(`a report fed in-process was refused: ${refused.reason}`);
+      return { reports: acks.length, clientCpuMs: 0 };
+    }),
+  );
 
   const teardown = performance.now();
   await Promise.all(clients.map((client) => client.ask({ type: 'disconnect' }, 'disconnected')));

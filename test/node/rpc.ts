@@ -56,6 +56,32 @@ describe('request/response over libp2p streams', () => {
     );
   });
 
+  it('gives a handler its time limit as an abort signal, resets a stream that takes longer, and keeps serving', async () => {
+    const reasons: string[] = [];
+    await handleRequests(
+      server.libp2p,
+      '/test/slow/1',
+      async (message, { signal }) => {
+        if (message[0] !== 0xff) return message;
+        // A handler that never answers by itself: only the time limit ends it.
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        reasons.push((signal.reason as Error).name);
+        throw signal.reason;
+      },
+      { timeoutMs: 300 },
+    );
+    const addrs = server.libp2p.getMultiaddrs();
+    const slow = request(client.libp2p, addrs, '/test/slow/1', new Uint8Array([0xff]), {
+      signal: AbortSignal.timeout(5_000),
+    });
+    await slow.then(
+      () => expect.fail('answered a request whose handler timed out'),
+      (error) => expect(error).to.be.instanceOf(Error),
+    );
+    expect(reasons).to.deep.equal(['TimeoutError']);
+    expect(await request(client.libp2p, addrs, '/test/slow/1', new Uint8Array([7]))).to.deep.equal(new Uint8Array([7]));
+  });
+
   it('refuses a response larger than the caller accepts', async () => {
     await handleRequests(server.libp2p, '/test/big/1', async () => new Uint8Array(1024));
     await request(client.libp2p, server.libp2p.getMultiaddrs(), '/test/big/1', new Uint8Array([1]), {

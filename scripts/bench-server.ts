@@ -35,6 +35,7 @@ import { createNrpHelia } from '../src/ipfs/helia.js';
 import { MembershipIndex } from '../src/lists/membership-index.js';
 import { encodeReportAck } from '../src/node/reporter.js';
 import { handleRequests } from '../src/node/rpc.js';
+import { DEFAULT_SERVER_MAX_CONNECTIONS, DEFAULT_SERVER_PING_INTERVAL_MS } from '../src/server/config.js';
 import { inferVerdicts, type SightingRecord } from '../src/server/inference.js';
 import { listedIn, ReportIntake } from '../src/server/intake.js';
 import { ServerMetrics } from '../src/server/metrics.js';
@@ -54,8 +55,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     'infer-nodes': { type: 'string', default: '100000' },
     'infer-sightings': { type: 'string', default: '1000' },
-    /** The server's libp2p connection monitor: ms between pings of every connection (libp2p's default 10 s), 0 off. */
-    'ping-interval': { type: 'string', default: '10000' },
+    /** The server's libp2p connection monitor: ms between pings of every connection (the server's default), 0 off. */
+    'ping-interval': { type: 'string', default: String(DEFAULT_SERVER_PING_INTERVAL_MS) },
     /** Writes a CPU profile of this process (the server) during the first wave's `--profile-phase` to this file. */
     profile: { type: 'string' },
     /** `refresh` (default), `echo`, or `direct` (the intake fed in-process). */
@@ -269,7 +270,7 @@ const helia = await createNrpHelia({
   libp2p: {
     connectionMonitor: pingInterval > 0 ? { pingInterval } : { enabled: false },
     connectionManager: {
-      maxConnections: WAVE + 256,
+      maxConnections: Math.max(DEFAULT_SERVER_MAX_CONNECTIONS, WAVE + 256),
       inboundConnectionThreshold: 1_000_000,
       maxIncomingPendingConnections: 256,
     },

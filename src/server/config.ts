@@ -12,6 +12,12 @@ import {
   DEFAULT_VERDICT_TTL_MS,
 } from './inference.js';
 
+/** Connections a rating server keeps open by default: every node it serves reports over one. */
+export const DEFAULT_SERVER_MAX_CONNECTIONS = 10_000;
+
+/** Milliseconds between a rating server's pings of each connection by default. */
+export const DEFAULT_SERVER_PING_INTERVAL_MS = 60_000;
+
 const multiaddr = z.string().regex(/^\//, 'a multiaddr starts with /');
 
 /** The schema of a rating server's configuration file (YAML or JSON). */
@@ -45,6 +51,10 @@ export const serverConfigSchema = z
       })
       .strict()
       .default({}),
+    /** libp2p connections kept open at most: about the number of nodes that report to this server. */
+    maxConnections: z.number().int().positive().default(DEFAULT_SERVER_MAX_CONNECTIONS),
+    /** Milliseconds between pings of each connection (libp2p notices dead ones this way). */
+    pingIntervalMs: z.number().int().positive().default(DEFAULT_SERVER_PING_INTERVAL_MS),
     /** Port of the HTTP API on 127.0.0.1; 0 picks a free one. */
     httpPort: z.number().int().min(0).max(65_535).default(8_790),
     /** Milliseconds between inference passes. */

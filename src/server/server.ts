@@ -23,6 +23,7 @@ import { type HttpApi, HttpApiError, type HttpRoute, startHttpApi } from '../uti
 import { writeJsonFile } from '../utils/json-file.js';
 import { PollingLoop } from '../utils/polling-loop.js';
 import { apiRoutes } from './api-views.js';
+import { DEFAULT_SERVER_MAX_CONNECTIONS, DEFAULT_SERVER_PING_INTERVAL_MS } from './config.js';
 import { dashboardRoutes } from './dashboard.js';
 import {
   DEFAULT_HINT_LIMIT,
@@ -87,10 +88,18 @@ export interface RatingServerInit {
   ratings?: HandleOptions;
   verdicts?: VerdictIssuerInit;
   /**
-   * libp2p connection limits. By default a server takes 1,000 inbound connections a second from one address
-   * (libp2p's 5 would refuse nodes behind one NAT, or a demo on loopback) and 256 pending at once.
+   * libp2p connection limits. By default a server keeps up to {@link DEFAULT_SERVER_MAX_CONNECTIONS} connections
+   * (libp2p's 300 would make most nodes of a large network dial again, with a new handshake, for every report),
+   * takes 1,000 inbound connections a second from one address (libp2p's 5 would refuse nodes behind one NAT)
+   * and 256 pending at once.
    */
   connectionManager?: NonNullable<NrpHeliaInit['libp2p']>['connectionManager'];
+  /**
+   * Milliseconds between libp2p's pings of each connection, which notice dead ones. Default
+   * {@link DEFAULT_SERVER_PING_INTERVAL_MS}: libp2p's 10 s would cost a server with 10,000 connected nodes a
+   * thousand ping streams a second.
+   */
+  pingIntervalMs?: number;
   /** More HTTP routes (tips, metrics, the dashboard), added after the read-only ones. */
   routes?: (server: RatingServer) => HttpRoute[];
   /** The rating-server registry, for the dashboard's list of servers (`GET /registry`). */
@@ -614,10 +623,12 @@ export async function createRatingServer(
       libp2p: {
         ...(init.announce?.length && { addresses: { announce: [...init.announce] } }),
         connectionManager: {
+          maxConnections: DEFAULT_SERVER_MAX_CONNECTIONS,
           inboundConnectionThreshold: 1_000,
           maxIncomingPendingConnections: 256,
           ...init.connectionManager,
         },
+        connectionMonitor: { pingInterval: init.pingIntervalMs ?? DEFAULT_SERVER_PING_INTERVAL_MS },
       },
     });
   } catch (error) {

@@ -39,7 +39,10 @@ describe('rating server configuration', () => {
   });
 
   it('lists every problem in the inference policy, with where it is', () => {
-    const bad = { inference: { graceMs: -1, afterWeight: 0, halfLifeMs: 1.5, reportingOriginGrace: 'no', typo: 1 } };
+    const bad = {
+      maxConnections: 0,
+      inference: { graceMs: -1, afterWeight: 0, halfLifeMs: 1.5, reportingOriginGrace: 'no', typo: 1 },
+    };
     try {
       parseServerConfig(bad, dir, 'server.yaml');
       expect.fail('accepted a bad configuration');
@@ -48,6 +51,7 @@ describe('rating server configuration', () => {
       const message = (error as Error).message;
       expect(message).to.match(/^server\.yaml is not a valid server configuration/);
       for (const where of [
+        'maxConnections',
         'inference.graceMs',
         'inference.afterWeight',
         'inference.halfLifeMs',

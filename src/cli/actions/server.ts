@@ -59,6 +59,8 @@ export async function start(ctx: CliContext, options: { config?: string }) {
       httpPort: config.httpPort,
       inferenceIntervalMs: config.inferenceIntervalMs,
       inference: config.inference,
+      connectionManager: { maxConnections: config.maxConnections },
+      pingIntervalMs: config.pingIntervalMs,
       signal: stopped.signal,
     },
     { client },

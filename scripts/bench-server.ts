@@ -284,7 +284,9 @@ const intake = new ReportIntake({
 });
 const metrics = new ServerMetrics({ intake, store });
 await intake.start();
-await handleRequests(helia.libp2p, ECHO_PROTOCOL, async () => encodeReportAck({ seq: 0, accepted: true }));
+await handleRequests(helia.libp2p, ECHO_PROTOCOL, async () => encodeReportAck({ seq: 0, accepted: true }), {
+  keepOpen: true,
+});
 const server = helia.libp2p.getMultiaddrs()[0].toString();
 
 console.error(`${CLIENTS} client processes, ${NODES.toLocaleString('en')} nodes in waves of ${WAVE}…`);

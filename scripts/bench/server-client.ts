@@ -1,7 +1,7 @@
 /**
  * A client process of `bench:server`: it plays some of the simulated nodes, each a libp2p host of its own (the
- * server takes a report only from the peer that signed it), and sends their reports the way `Reporter` does,
- * one `/nrp/report/1.0.0` request each. The parent (scripts/bench-server.ts) drives it over IPC:
+ * server takes a report only from the peer that signed it), and sends their reports the way `Reporter` does:
+ * one `/nrp/report/1.0.0` request each, over a stream kept open between them. The parent (scripts/bench-server.ts) drives it over IPC:
  *
  * - `connect`: start a host per node of the wave, dial the server, pre-sign every round's report;
  * - `send`: send rounds `from`..`to` of every node, each node's in order, `inFlight` nodes at a time;
@@ -9,14 +9,13 @@
  * - `bytes`: hand the parent a round's reports, for the run without the network;
  * - `disconnect`, `exit`.
  */
-import type { PeerId } from '@libp2p/interface';
 import { noise } from '@libp2p/noise';
 import { tcp } from '@libp2p/tcp';
 import { yamux } from '@libp2p/yamux';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { decodeReportAck, MAX_REPORT_ACK_BYTES, REPORT_PROTOCOL } from '../../src/node/reporter.js';
-import { request } from '../../src/node/rpc.js';
+import { RequestChannel } from '../../src/node/rpc.js';
 import { rejectionReasonOf } from '../../src/server/intake.js';
 import { ServerWorkload, type WorkloadInit } from './server-workload.js';
 
@@ -51,7 +50,8 @@ export type ClientReply =
 interface SimulatedHost {
   index: number;
   libp2p: Libp2p;
-  server: PeerId;
+  /** Its streams to the server, kept open between requests as `Reporter` keeps its report stream. */
+  channels: Record<string, RequestChannel>;
   /** Pre-signed reports by round. */
   reports: Uint8Array[];
 }
@@ -99,7 +99,10 @@ if (import.meta.main) {
             connectionMonitor: { enabled: false },
           });
           const connection = await retry(() => libp2p.dial(multiaddr(server)));
-          return { index, libp2p, server: connection.remotePeer, reports: reports.get(index) as Uint8Array[] };
+          const channel = (protocol: string) =>
+            new RequestChannel(libp2p, connection.remotePeer, protocol, { maxResponseBytes: MAX_REPORT_ACK_BYTES });
+          const channels = { [REPORT_PROTOCOL]: channel(REPORT_PROTOCOL), [ECHO_PROTOCOL]: channel(ECHO_PROTOCOL) };
+          return { index, libp2p, channels, reports: reports.get(index) as Uint8Array[] };
         });
         return { type: 'connected', hosts: hosts.length, connectMs: performance.now() - connecting, signMs };
       }
@@ -164,11 +167,9 @@ if (import.meta.main) {
 }
 
 function send(host: SimulatedHost, protocol: string, bytes: Uint8Array): Promise<Uint8Array> {
-  // By peer id, as `Reporter` does: the connection made at `connect` serves, or libp2p dials again.
-  return request(host.libp2p, host.server, protocol, bytes, {
-    signal: AbortSignal.timeout(120_000),
-    maxResponseBytes: MAX_REPORT_ACK_BYTES,
-  });
+  // By peer id, as `Reporter` does: the connection made at `connect` serves, or libp2p dials again; and over
+  // the stream the host's last request went over, as `Reporter` does.
+  return (host.channels[protocol] as RequestChannel).request(bytes, { signal: AbortSignal.timeout(120_000) });
 }
 
 function cpuMs(since: NodeJS.CpuUsage): number {

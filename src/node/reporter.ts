@@ -28,7 +28,7 @@ import {
   verifySighting,
 } from './protocol/sighting.js';
 import { type HeldSighting, type OutboxEntry, ReportOutbox, type SightingKey } from './report-outbox.js';
-import { request } from './rpc.js';
+import { RequestChannel } from './rpc.js';
 import type { EvidenceRecord, NodeStore } from './store.js';
 
 const log = logger('nrp:node:reporter');
@@ -279,7 +279,8 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
   readonly #init: Required<Omit<ReporterInit, 'servers'>>;
   readonly #outbox: ReportOutbox;
   readonly #self: PeerIdBytes;
-  #servers = new Map<string, { server: ReportServer; target: PeerId | Multiaddr[] }>();
+  /** Each followed server, with the stream its reports go over (kept open between reports). */
+  #servers = new Map<string, { server: ReportServer; target: PeerId | Multiaddr[]; channel: RequestChannel }>();
   readonly #loop = new PollingLoop();
   readonly #controller = new AbortController();
   readonly #pumps = new Map<string, Promise<void>>();
@@ -339,6 +340,7 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
     await this.#loop.stop();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     await Promise.allSettled([...this.#pumps.values(), this.#building]);
+    await Promise.allSettled([...this.#servers.values()].map(({ channel }) => channel.close()));
     this.#outbox.close();
   }
 
@@ -352,10 +354,22 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
    * go out if it is followed again. Throws {@link InvalidReportServerError} for a bad peer id or address.
    */
   setServers(servers: readonly ReportServer[]) {
-    const next = new Map<string, { server: ReportServer; target: PeerId | Multiaddr[] }>();
-    for (const server of servers) next.set(server.peerId, { server, target: targetOf(server) });
-    for (const server of this.#servers.keys()) {
-      if (!next.has(server)) clearTimeout(this.#timers.get(server));
+    const next = new Map<string, { server: ReportServer; target: PeerId | Multiaddr[]; channel: RequestChannel }>();
+    for (const server of servers) {
+      const target = targetOf(server);
+      const kept = this.#servers.get(server.peerId);
+      const channel =
+        kept && sameTarget(kept.target, target)
+          ? kept.channel
+          : new RequestChannel(this.#components.libp2p, target, REPORT_PROTOCOL, {
+              maxResponseBytes: MAX_REPORT_ACK_BYTES,
+            });
+      next.set(server.peerId, { server, target, channel });
+    }
+    for (const [server, { channel }] of this.#servers) {
+      if (next.get(server)?.channel === channel) continue;
+      clearTimeout(this.#timers.get(server));
+      void channel.close();
     }
     this.#servers = next;
     if (this.#loop.running) for (const server of next.keys()) this.#kick(server);
@@ -579,17 +593,16 @@ export class Reporter extends TypedEventEmitter<ReporterEvents> {
   }
 
   async #deliver(server: string, entry: OutboxEntry): Promise<void> {
-    const target = this.#servers.get(server)?.target;
-    if (!target) return;
+    const channel = this.#servers.get(server)?.channel;
+    if (!channel) return;
     let ack: ReportAck;
     let bytes = entry.report;
     try {
       if (Date.now() - entry.time > this.#init.resignAfterMs) bytes = await this.#resign(entry);
       const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(this.#init.requestTimeoutMs)]);
-      const response = await request(this.#components.libp2p, target, REPORT_PROTOCOL, bytes, {
-        signal,
-        maxResponseBytes: MAX_REPORT_ACK_BYTES,
-      });
+      // Over the stream the last report went over, if it is still open: a new stream per report would cost the
+      // server (thousands of nodes report to it) more than checking the report does.
+      const response = await channel.request(bytes, { signal });
       ack = decodeReportAck(response);
       if (ack.seq !== entry.seq) {
         throw new ReportAckMismatchError(`The server acknowledged report ${ack.seq}, not ${entry.seq}`);
@@ -772,4 +785,10 @@ function targetOf(server: ReportServer): PeerId | Multiaddr[] {
     }
     return addr;
   });
+}
+
+/** Whether two targets name the same peer at the same addresses, so a channel to one serves the other. */
+function sameTarget(a: PeerId | Multiaddr[], b: PeerId | Multiaddr[]): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b)) return !Array.isArray(a) && !Array.isArray(b) && a.equals(b);
+  return a.length === b.length && a.every((address, i) => address.equals(b[i] as Multiaddr));
 }

@@ -561,7 +561,8 @@ export class ReportIntake extends TypedEventEmitter<ReportIntakeEvents> {
       this.#components.libp2p,
       REPORT_PROTOCOL,
       async (message, { remotePeer, signal }) => encodeReportAck(await this.receive(message, remotePeer, { signal })),
-      { maxRequestBytes: MAX_REPORT_BYTES + OVERSIZE_ALLOWANCE, timeoutMs: this.#init.timeoutMs },
+      // Nodes keep their report stream open between reports: a new stream per report costs more than the checks.
+      { maxRequestBytes: MAX_REPORT_BYTES + OVERSIZE_ALLOWANCE, timeoutMs: this.#init.timeoutMs, keepOpen: true },
     );
     log('serving %s; %d reporters known', REPORT_PROTOCOL, this.#seqs().size);
   }

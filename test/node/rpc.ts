@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createNrpHelia, type NrpHelia } from '../../src/ipfs/helia.js';
-import { handleRequests, request } from '../../src/node/rpc.js';
+import { handleRequests, RequestChannel, request } from '../../src/node/rpc.js';
 
 describe('request/response over libp2p streams', () => {
   let server: NrpHelia;
@@ -91,5 +91,69 @@ describe('request/response over libp2p streams', () => {
       () => expect.fail('accepted an oversized response'),
       (error) => expect(error).to.be.instanceOf(Error),
     );
+  });
+
+  describe('on a stream kept open', () => {
+    /** Serves `/test/kept/1`, answering each request with its exchange number on its stream. */
+    async function serveKeptOpen(options: { idleTimeoutMs?: number } = {}) {
+      const seen: number[] = [];
+      await handleRequests(
+        server.libp2p,
+        '/test/kept/1',
+        async (message, { exchange }) => {
+          seen.push(exchange);
+          if (message[0] === 0xff) throw new Error('refused');
+          return Uint8Array.of(exchange, ...message);
+        },
+        { keepOpen: true, ...options },
+      );
+      return seen;
+    }
+
+    it('serves many requests on one stream, in order', async () => {
+      const seen = await serveKeptOpen();
+      const channel = new RequestChannel(client.libp2p, server.libp2p.getMultiaddrs(), '/test/kept/1');
+      const answers = await Promise.all([1, 2, 3].map((n) => channel.request(Uint8Array.of(n))));
+      expect(answers.map((a) => [...a])).to.deep.equal([
+        [0, 1],
+        [1, 2],
+        [2, 3],
+      ]);
+      expect(channel.streamsOpened).to.equal(1);
+      expect(seen).to.deep.equal([0, 1, 2]);
+      await channel.close();
+      // A client that sends one request and closes is served as before.
+      const once = await request(client.libp2p, server.libp2p.getMultiaddrs(), '/test/kept/1', Uint8Array.of(9));
+      expect([...once]).to.deep.equal([0, 9]);
+    });
+
+    it('opens a new stream after a failed exchange, or once the server closed an idle one', async () => {
+      const seen = await serveKeptOpen({ idleTimeoutMs: 200 });
+      const channel = new RequestChannel(client.libp2p, server.libp2p.getMultiaddrs(), '/test/kept/1');
+      expect([...(await channel.request(Uint8Array.of(1)))]).to.deep.equal([0, 1]);
+      const refused = await channel.request(Uint8Array.of(0xff)).catch((error: Error) => error);
+      expect(refused).to.be.instanceOf(Error);
+      expect([...(await channel.request(Uint8Array.of(2)))], 'a new stream').to.deep.equal([0, 2]);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect([...(await channel.request(Uint8Array.of(3)))], 'after the idle close').to.deep.equal([0, 3]);
+      expect(channel.streamsOpened).to.equal(3);
+      expect(seen).to.deep.equal([0, 1, 0, 0]);
+      await channel.close();
+    });
+
+    it('closes a stream that stays idle past its limit', async () => {
+      await serveKeptOpen({ idleTimeoutMs: 300 });
+      const channel = new RequestChannel(client.libp2p, server.libp2p.getMultiaddrs(), '/test/kept/1');
+      await channel.request(Uint8Array.of(1));
+      const kept = () =>
+        server.libp2p
+          .getConnections(client.libp2p.peerId)
+          .flatMap((connection) => connection.streams)
+          .filter((stream) => stream.protocol === '/test/kept/1' && stream.status === 'open').length;
+      expect(kept(), 'kept open between requests').to.equal(1);
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      expect(kept(), 'closed once idle too long').to.equal(0);
+      await channel.close();
+    });
   });
 });

@@ -1,7 +1,6 @@
 import { unixfs } from '@helia/unixfs';
 import { expect } from 'chai';
 import type { CID } from 'multiformats/cid';
-import { RegistrySync } from '../../src/chain/registry-sync.js';
 import { entryId } from '../../src/lists/entry-id.js';
 import { type AcceptedAdvertEvent, ADVERT_TOPIC, type RejectedAdvertEvent } from '../../src/node/adverts.js';
 import { ADVERT_PUSH_PROTOCOL, MAX_ADVERT_PUSH_BYTES } from '../../src/node/delayed-adverts.js';
@@ -11,10 +10,10 @@ import { GOSSIP_SCORE_THRESHOLDS } from '../../src/node/penalties.js';
 import { createAdvert, encodeAdvert } from '../../src/node/protocol/advert.js';
 import { toPeerIdBytes } from '../../src/node/protocol/peer.js';
 import { request } from '../../src/node/rpc.js';
-import { publicClient, type ViemDao, viemDaoFixture } from '../chain/helpers.js';
+import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
 import { startHost, type TestHost } from './helpers/peers.js';
-import { VerdictPublisher } from './helpers/verdict-publisher.js';
+import { syncedRegistry, VerdictPublisher } from './helpers/verdict-publisher.js';
 import { record, waitFor } from './helpers/wait.js';
 import { cidOf, newPeer, tamper } from './protocol/helpers.js';
 
@@ -66,11 +65,7 @@ describe('delayed adverts', function () {
       const high = await VerdictPublisher.start({ dao });
       const low = await VerdictPublisher.start({ dao });
       publishers.push(high, low);
-      const registry = new RegistrySync(
-        { registry: dao.registry, chainId: 31337, fromBlock: 0n },
-        { client: publicClient },
-      );
-      await registry.syncOnce();
+      const registry = await syncedRegistry(dao);
       const rated = await node({
         registry,
         ratingServers: [high.followed('high'), low.followed('low')],

@@ -1,11 +1,10 @@
 import { unixfs } from '@helia/unixfs';
 import { expect } from 'chai';
-import { RegistrySync } from '../../src/chain/registry-sync.js';
 import { createNrpNode, type NrpNode } from '../../src/node/node.js';
 import { toPeerIdBytes } from '../../src/node/protocol/peer.js';
-import { publicClient, viemDaoFixture } from '../chain/helpers.js';
+import { viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
-import { VerdictPublisher } from './helpers/verdict-publisher.js';
+import { syncedRegistry, VerdictPublisher } from './helpers/verdict-publisher.js';
 import { waitFor } from './helpers/wait.js';
 
 // The whole node (createNrpNode) against rating servers registered and activated on chain.
@@ -24,11 +23,7 @@ describe('a node following rating servers', function () {
     const high = await VerdictPublisher.start({ dao });
     const low = await VerdictPublisher.start({ dao });
     publishers.push(high, low);
-    const registry = new RegistrySync(
-      { registry: dao.registry, chainId: 31337, fromBlock: 0n },
-      { client: publicClient },
-    );
-    await registry.syncOnce();
+    const registry = await syncedRegistry(dao);
 
     const bad = await createNrpNode();
     const strict = await createNrpNode({

@@ -2,6 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Ed25519PrivateKey } from '@libp2p/interface';
 import { waitForTransactionReceipt } from 'viem/actions';
 import { registerServer, serverStatusCall } from '../../../src/chain/registry.js';
+import { RegistrySync } from '../../../src/chain/registry-sync.js';
 import { createNrpHelia, type NrpHelia } from '../../../src/ipfs/helia.js';
 import { peerIdBytesOfKey } from '../../../src/node/protocol/peer.js';
 import {
@@ -167,4 +168,14 @@ export class VerdictPublisher {
       ...diffVerdicts(base.verdicts, served.verdicts),
     });
   }
+}
+
+/** The DAO's registry, followed and synced once: which keys are active rating servers, as a node learns it. */
+export async function syncedRegistry(dao: Pick<ViemDao, 'registry'>): Promise<RegistrySync> {
+  const registry = new RegistrySync(
+    { registry: dao.registry, chainId: 31337, fromBlock: 0n },
+    { client: publicClient },
+  );
+  await registry.syncOnce();
+  return registry;
 }

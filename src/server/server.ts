@@ -25,6 +25,7 @@ import { PollingLoop } from '../utils/polling-loop.js';
 import { apiRoutes } from './api-views.js';
 import { DEFAULT_SERVER_MAX_CONNECTIONS, DEFAULT_SERVER_PING_INTERVAL_MS } from './config.js';
 import { dashboardRoutes } from './dashboard.js';
+import { type ServerEndpoint, serverEndpointFile } from './endpoint.js';
 import {
   DEFAULT_HINT_LIMIT,
   HintIndex,
@@ -194,26 +195,12 @@ export interface HintsView {
   hints: TopologyHint[];
 }
 
-/** Where a running server's HTTP API answers: `<dataDir>/server.json`. */
-export interface ServerEndpoint {
-  url: string;
-  /** The operator's bearer token for the routes that change something (tips, …); the file is mode 0600. */
-  token: string;
-  peerId: string;
-  pid: number;
-}
-
 /** The server was stopped; it does not start again (create a new one on the same data dir). */
 export class RatingServerStoppedError extends Error {
   override name = 'RatingServerStoppedError';
 }
 
 export { HttpApiError, HttpListenError } from '../utils/http-api.js';
-
-/** The file a running server writes its HTTP endpoint to. */
-export function serverEndpointFile(dataDir: string): string {
-  return join(dataDir, 'server.json');
-}
 
 /**
  * A running rating server: one libp2p host with a persistent key (the one the

@@ -6,7 +6,7 @@ import { bytesToHex, hexToBytes } from 'viem';
 import { registerServer } from '../../src/chain/registry.js';
 import { decodeAdvert, verifyAdvertFrom } from '../../src/node/protocol/advert.js';
 import { peerIdToString, toPeerIdBytes } from '../../src/node/protocol/peer.js';
-import { dashboardUrl } from '../../src/server/dashboard.js';
+import { dashboardUrl } from '../../src/server/endpoint.js';
 import type { RatingServer, RatingServerInit } from '../../src/server/server.js';
 import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { registerServer } from '../../src/chain/registry.js';
 import { toPeerIdBytes } from '../../src/node/protocol/peer.js';
-import { dashboardUrl } from '../../src/server/dashboard.js';
+import { dashboardUrl } from '../../src/server/endpoint.js';
 import type { RatingServer } from '../../src/server/server.js';
 import { viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';

@@ -13,7 +13,7 @@ import { createNrpHelia } from '../../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../../ipfs/keys.js';
 import { pinRoot } from '../../ipfs/pins.js';
 import { loadServerConfig, parseServerConfig, type ServerConfig, ServerConfigError } from '../../server/config.js';
-import { dashboardUrl, readServerEndpoint, runningDashboardUrl } from '../../server/dashboard.js';
+import { dashboardUrl, readServerEndpoint, runningDashboardUrl } from '../../server/endpoint.js';
 import { createRatingServer } from '../../server/server.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';

@@ -20,7 +20,8 @@ import {
   TipServerUnreachableError,
 } from '../../node/tip-sender.js';
 import { loadServerConfig, parseServerConfig, ServerConfigError } from '../../server/config.js';
-import { type RatingServerStatus, type ServerEndpoint, serverEndpointFile } from '../../server/server.js';
+import { type ServerEndpoint, serverEndpointFile } from '../../server/endpoint.js';
+import type { RatingServerStatus } from '../../server/server.js';
 import { MAX_TIP_LIST_LIMIT, type TipView, tipReference } from '../../server/tips.js';
 import { readJsonFile } from '../../utils/json-file.js';
 import { NODE_CONFIG, SERVER_CONFIG } from '../commands/tips.js';

@@ -5,12 +5,8 @@ import { entryId, entryIdToHex } from '../../../src/lists/entry-id.js';
 import type { EncodedPayload } from '../../../src/lists/payload.js';
 import { peerIdToString } from '../../../src/node/protocol/peer.js';
 import { encodeReport } from '../../../src/node/protocol/report.js';
-import {
-  createRatingServer,
-  type RatingServer,
-  type RatingServerInit,
-  type ServerEndpoint,
-} from '../../../src/server/server.js';
+import type { ServerEndpoint } from '../../../src/server/endpoint.js';
+import { createRatingServer, type RatingServer, type RatingServerInit } from '../../../src/server/server.js';
 import { publicClient, type ViemDao } from '../../chain/helpers.js';
 import { waitFor } from '../../node/helpers/wait.js';
 import { publishListVersion } from './governance.js';

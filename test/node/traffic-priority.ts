@@ -34,6 +34,17 @@ describe('traffic priority', function () {
     expect(priority.busy).to.equal(false);
   });
 
+  it('holds a content fetch no longer than maxHoldMs, even behind urgent work that never ends', async () => {
+    const priority = new TrafficPriority({ maxHoldMs: 200 });
+    const stuck = holdUrgent(priority);
+    const started = Date.now();
+    await priority.idle();
+    expect(Date.now() - started).to.be.within(150, 2_000);
+    expect(priority.busy, 'the urgent work still runs').to.equal(true);
+    stuck.finish();
+    await stuck.running;
+  });
+
   it('passes on urgent work’s result or failure, and ends the hold either way', async () => {
     const priority = new TrafficPriority();
     expect(await priority.urgent(async () => 42)).to.equal(42);

@@ -33,7 +33,7 @@ const log = logger('nrp:sim');
  *   each server they follow; every `pollIntervalMs` they take the servers'
  *   verdicts and apply `penaltyFromVerdicts` to their neighbours: a
  *   `disconnect` hangs up (and refuses redials until the verdict expires), a
- *   `delay` holds that neighbour's adverts `delayMs`.
+ *   `delay` holds that neighbour's adverts, and its own adverts to it, `delayMs`.
  * - **Strangers** (honest nodes that follow no server) fetch and relay
  *   everything, report nothing and penalise nobody.
  * - **Malicious distributors** push listed content to every neighbour every
@@ -421,7 +421,11 @@ export class Simulation {
   #advertise(v: number, item: number, now: number, to: Iterable<number> = this.graph.neighbours(v)) {
     const [min, max] = this.config.advertLatencyMs;
     for (const w of to) {
-      this.#schedule(now + this.#latency.between(min, max), {
+      // A node holds its own adverts to a neighbour it delays, as it holds that neighbour's (DelayedAdverts).
+      const penalty = this.penalty(v, w, now);
+      if (penalty === 'disconnect') continue;
+      const hold = penalty === 'delay' ? this.config.delayMs : 0;
+      this.#schedule(now + hold + this.#latency.between(min, max), {
         kind: 'advert',
         to: w,
         from: v,

@@ -10,12 +10,13 @@ import { decodeReportAck, REPORT_PROTOCOL, type ReportAck } from '../../src/node
 import { request } from '../../src/node/rpc.js';
 import { listedIn, REJECTION_REASONS, ReportIntake } from '../../src/server/intake.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
-import { createRatingServer, type RatingServer } from '../../src/server/server.js';
+import type { RatingServer } from '../../src/server/server.js';
 import { ServerStore } from '../../src/server/store.js';
-import { publicClient, viemDaoFixture } from '../chain/helpers.js';
+import { viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
 import { startHost, type TestHost } from '../node/helpers/peers.js';
 import { waitFor } from '../node/helpers/wait.js';
+import { startTestServer } from './helpers/api-server.js';
 import { publishListVersion } from './helpers/governance.js';
 import { cidOf, listOf, rawReport, sightingOf, signedEdge, signedReport, testPeer } from './helpers/reports.js';
 
@@ -47,17 +48,7 @@ describe('ServerMetrics: Prometheus metrics of a rating server', function () {
 
   it('counts reports by outcome and reason, verdicts by rating and inference time, at GET /metrics', async () => {
     const dao = await networkHelpers.loadFixture(viemDaoFixture);
-    const server: RatingServer = await createRatingServer(
-      {
-        dataDir: join(dir, 'server'),
-        list: dao.list,
-        chainId: 31337,
-        fromBlock: 0n,
-        inferenceIntervalMs: 3_600_000,
-        sync: { pollIntervalMs: 3_600_000, fetchTimeoutMs: 5_000, retryDelayMs: 100, maxRetryDelayMs: 500 },
-      },
-      { client: publicClient },
-    );
+    const server: RatingServer = await startTestServer(dao, join(dir, 'server'), { inference: undefined });
     cleanups.push(() => server.stop());
     const holder = await createNrpHelia();
     cleanups.push(() => holder.stop());

@@ -23,13 +23,14 @@ import {
 } from '../../src/node/ratings.js';
 import { decodeReportAck, REPORT_PROTOCOL } from '../../src/node/reporter.js';
 import { request } from '../../src/node/rpc.js';
-import { createRatingServer, type RatingServer, type RatingServerInit } from '../../src/server/server.js';
+import type { RatingServer, RatingServerInit } from '../../src/server/server.js';
 import { ServerStore } from '../../src/server/store.js';
 import { VerdictIssuer } from '../../src/server/verdicts.js';
-import { publicClient, type ViemDao, viemDaoFixture } from '../chain/helpers.js';
+import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
 import { startHost, type TestHost } from '../node/helpers/peers.js';
 import { waitFor } from '../node/helpers/wait.js';
+import { startTestServer } from './helpers/api-server.js';
 import { publishListVersion } from './helpers/governance.js';
 import { cidOf, sightingOf, signedEdge, signedReport, type TestPeer, testPeer } from './helpers/reports.js';
 
@@ -50,19 +51,8 @@ describe('RatingServer: the running rating server', function () {
   });
 
   async function start(dao: ViemDao, init: Partial<RatingServerInit> = {}): Promise<RatingServer> {
-    const server = await createRatingServer(
-      {
-        dataDir: join(dir, 'server'),
-        list: dao.list,
-        chainId: 31337,
-        fromBlock: 0n,
-        // The tests run inference themselves.
-        inferenceIntervalMs: 3_600_000,
-        sync: { pollIntervalMs: 3_600_000, fetchTimeoutMs: 5_000, retryDelayMs: 100, maxRetryDelayMs: 500 },
-        ...init,
-      },
-      { client: publicClient },
-    );
+    // The server's own inference defaults (the helper's grace is for the API tests' relays).
+    const server = await startTestServer(dao, join(dir, 'server'), { inference: undefined, ...init });
     cleanups.push(() => server.stop());
     return server;
   }

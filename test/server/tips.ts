@@ -14,12 +14,13 @@ import {
   TipRefusedError,
   TipServerUnreachableError,
 } from '../../src/node/tip-sender.js';
-import { createRatingServer, type RatingServer, type RatingServerInit } from '../../src/server/server.js';
+import type { RatingServer, RatingServerInit } from '../../src/server/server.js';
 import { ServerStore } from '../../src/server/store.js';
 import { parseTipReference, type RejectedTipEvent, type TipView, tipReference } from '../../src/server/tips.js';
-import { publicClient, type ViemDao, viemDaoFixture } from '../chain/helpers.js';
+import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
 import { freePort, startHost, type TestHost } from '../node/helpers/peers.js';
+import { startTestServer } from './helpers/api-server.js';
 import { cidOf } from './helpers/reports.js';
 
 describe('TipDesk: tip-offs at a rating server', function () {
@@ -37,18 +38,8 @@ describe('TipDesk: tip-offs at a rating server', function () {
   });
 
   async function start(dao: ViemDao, init: Partial<RatingServerInit> = {}): Promise<RatingServer> {
-    const server = await createRatingServer(
-      {
-        dataDir: join(dir, 'server'),
-        list: dao.list,
-        chainId: 31337,
-        fromBlock: 0n,
-        inferenceIntervalMs: 3_600_000,
-        sync: { pollIntervalMs: 3_600_000 },
-        ...init,
-      },
-      { client: publicClient },
-    );
+    // The server's own inference defaults (the helper's grace is for the API tests' relays).
+    const server = await startTestServer(dao, join(dir, 'server'), { inference: undefined, ...init });
     cleanups.push(() => server.stop());
     return server;
   }

@@ -19,7 +19,7 @@ import { pinRoot } from '../../src/ipfs/pins.js';
 import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import { decodePayload, encodePayload } from '../../src/lists/payload.js';
 import { packIds } from '../../src/lists/set-ops.js';
-import { nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
+import { firstJson, nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao, ethers, networkHelpers } from '../helpers/dao.js';
 import { impersonate } from '../helpers/impersonate.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
@@ -599,22 +599,6 @@ describe('nrp list fork', function () {
 
 async function peerIdOf(serverDir: string): Promise<string> {
   return peerIdFromPrivateKey(await loadOrCreatePrivateKey(join(serverDir, 'ipfs', 'peer.key'))).toString();
-}
-
-/** The first JSON document a long-running `nrp --json` process prints. */
-function firstJson<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (d) => {
-      text += d;
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        // Not a whole document yet.
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`nrp exited with ${code} before printing`)));
-  });
 }
 
 /**

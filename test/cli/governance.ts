@@ -10,28 +10,12 @@ import { createNrpHelia } from '../../src/ipfs/helia.js';
 import { pinRoot } from '../../src/ipfs/pins.js';
 import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import { encodePayload } from '../../src/lists/payload.js';
-import { nrp, runNrpProcess, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
+import { firstJson, nrp, runNrpProcess, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao, ethers, networkHelpers } from '../helpers/dao.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 async function contentCid(text: string) {
   return CID.create(1, raw.code, await sha256.digest(new TextEncoder().encode(text))).toString();
-}
-
-/** The first JSON document a long-running `nrp --json` process prints. */
-function firstJson(child: ChildProcess): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (d) => {
-      text += d;
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        // Not a whole document yet.
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`nrp exited with ${code} before printing`)));
-  });
 }
 
 describe('nrp governance path', function () {

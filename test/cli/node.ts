@@ -3,29 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
+import { firstJson, nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao } from '../helpers/dao.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
-
-/** The JSON document a `nrp --json node start` prints once the node is up. */
-function started(child: ChildProcess): Promise<{ peerId: string; addresses: string[] }> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    let errors = '';
-    child.stderr?.on('data', (d) => {
-      errors += d;
-    });
-    child.stdout?.on('data', (d) => {
-      text += d;
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        // Not a whole document yet.
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`nrp node start exited with ${code}: ${errors}`)));
-  });
-}
 
 function stopped(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
@@ -81,13 +61,13 @@ describe('nrp node', function () {
     const first = await config('first');
     const a = spawnNrp(['--json', 'node', 'start', '--config', first]);
     children.push(a);
-    const infoA = await started(a);
+    const infoA = await firstJson<{ peerId: string; addresses: string[] }>(a);
     expect(infoA.peerId).to.match(/^12D3Koo/);
 
     const second = await config('second', { bootstrap: [infoA.addresses[0]] });
     const b = spawnNrp(['--json', 'node', 'start', '--config', second]);
     children.push(b);
-    await started(b);
+    await firstJson<{ peerId: string; addresses: string[] }>(b);
 
     const file = join(dir, 'hello.txt');
     await writeFile(file, 'hello from node A');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect } from 'chai';
 import { loadOrCreatePrivateKey } from '../../src/ipfs/keys.js';
-import { nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
+import { firstJson, nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao, networkHelpers } from '../helpers/dao.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 
@@ -95,18 +95,7 @@ describe('nrp server register / vote-on / status', function () {
     );
     const child = spawnNrp(['--json', 'server', 'start', '--config', config]);
     try {
-      const info = await new Promise<{ peerId: string; http: string; dashboard: string }>((resolve, reject) => {
-        let text = '';
-        child.stdout?.on('data', (d) => {
-          text += d;
-          try {
-            resolve(JSON.parse(text));
-          } catch {
-            // Not a whole document yet.
-          }
-        });
-        child.on('exit', (code) => reject(new Error(`server start exited with ${code}`)));
-      });
+      const info = await firstJson<{ peerId: string; http: string; dashboard: string }>(child);
       const status = await fetch(`${info.http}/status`);
       expect(status.status).to.equal(200);
       expect(JSON.stringify(await status.json())).to.contain(info.peerId);

@@ -42,6 +42,29 @@ export function spawnNrp(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
   });
 }
 
+/**
+ * The first JSON document a long-running `nrp --json` process (`node start`, `server start`, `ipfs serve`)
+ * prints once it is up. Rejects, with what it printed on stderr, if it exits first.
+ */
+export function firstJson<T = Record<string, unknown>>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let errors = '';
+    child.stderr?.on('data', (d) => {
+      errors += d;
+    });
+    child.stdout?.on('data', (d) => {
+      text += d;
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        // Not a whole document yet.
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`nrp exited with ${code} before printing: ${errors}`)));
+  });
+}
+
 /** Runs `nrp` as a separate process to completion. */
 export function runNrpProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const child = spawnNrp(args, env);

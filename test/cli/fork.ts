@@ -1,10 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect } from 'chai';
@@ -19,10 +18,10 @@ import { pinRoot } from '../../src/ipfs/pins.js';
 import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import { decodePayload, encodePayload } from '../../src/lists/payload.js';
 import { packIds } from '../../src/lists/set-ops.js';
-import { firstJson, nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
-import { type Dao, deployDao, ethers, networkHelpers } from '../helpers/dao.js';
+import { firstJson, nrp, spawnNrp, startCliTestChain } from '../helpers/cli.js';
+import { type Dao, ethers, networkHelpers } from '../helpers/dao.js';
 import { impersonate } from '../helpers/impersonate.js';
-import { serveChainOverHttp } from '../helpers/rpc-server.js';
+import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 async function contentCid(text: string) {
   return CID.create(1, raw.code, await sha256.digest(new TextEncoder().encode(text))).toString();
@@ -66,12 +65,7 @@ describe('nrp list fork', function () {
   let first: ForkResult;
 
   before(async () => {
-    dao = await deployDao();
-    rpc = await serveChainOverHttp();
-    dir = await mkdtemp(join(tmpdir(), 'nrp-fork-cli-'));
-    const deployment = join(dir, 'deployment.json');
-    await writeTestDeployment(dao, deployment);
-    base = ['--rpc', rpc.url, '--deployment', deployment];
+    ({ dao, rpc, dir, base } = await startCliTestChain('nrp-fork-cli-'));
     parentList = getAddress(await dao.list.getAddress());
     policy = join(dir, 'policy.md');
     await writeFile(policy, '# Fork policy\n\nThe same as the parent, without the disputed entry.\n');

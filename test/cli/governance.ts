@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CID } from 'multiformats/cid';
@@ -10,9 +9,9 @@ import { createNrpHelia } from '../../src/ipfs/helia.js';
 import { pinRoot } from '../../src/ipfs/pins.js';
 import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import { encodePayload } from '../../src/lists/payload.js';
-import { firstJson, nrp, runNrpProcess, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
-import { type Dao, deployDao, ethers, networkHelpers } from '../helpers/dao.js';
-import { serveChainOverHttp } from '../helpers/rpc-server.js';
+import { firstJson, nrp, runNrpProcess, spawnNrp, startCliTestChain } from '../helpers/cli.js';
+import { type Dao, ethers, networkHelpers } from '../helpers/dao.js';
+import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 async function contentCid(text: string) {
   return CID.create(1, raw.code, await sha256.digest(new TextEncoder().encode(text))).toString();
@@ -29,12 +28,7 @@ describe('nrp governance path', function () {
   const children: ChildProcess[] = [];
 
   before(async () => {
-    dao = await deployDao();
-    rpc = await serveChainOverHttp();
-    dir = await mkdtemp(join(tmpdir(), 'nrp-cli-'));
-    const deployment = join(dir, 'deployment.json');
-    await writeTestDeployment(dao, deployment);
-    base = ['--rpc', rpc.url, '--deployment', deployment];
+    ({ dao, rpc, dir, base } = await startCliTestChain('nrp-cli-'));
   });
 
   after(async () => {

@@ -1,11 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { firstJson, nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
-import { type Dao, deployDao } from '../helpers/dao.js';
-import { serveChainOverHttp } from '../helpers/rpc-server.js';
+import { firstJson, nrp, spawnNrp, startCliTestChain } from '../helpers/cli.js';
+import type { Dao } from '../helpers/dao.js';
+import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 function stopped(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
@@ -32,11 +31,7 @@ describe('nrp node', function () {
   const children: ChildProcess[] = [];
 
   before(async () => {
-    dao = await deployDao();
-    rpc = await serveChainOverHttp();
-    dir = await mkdtemp(join(tmpdir(), 'nrp-node-cli-'));
-    deployment = join(dir, 'deployment.json');
-    await writeTestDeployment(dao, deployment);
+    ({ dao, rpc, dir, deployment } = await startCliTestChain('nrp-node-cli-'));
   });
 
   after(async () => {

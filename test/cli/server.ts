@@ -1,12 +1,11 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect } from 'chai';
 import { loadOrCreatePrivateKey } from '../../src/ipfs/keys.js';
-import { firstJson, nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
-import { type Dao, deployDao, networkHelpers } from '../helpers/dao.js';
-import { serveChainOverHttp } from '../helpers/rpc-server.js';
+import { firstJson, nrp, spawnNrp, startCliTestChain } from '../helpers/cli.js';
+import { type Dao, networkHelpers } from '../helpers/dao.js';
+import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 describe('nrp server register / vote-on / status', function () {
   this.timeout(60_000);
@@ -16,12 +15,7 @@ describe('nrp server register / vote-on / status', function () {
   let base: string[];
 
   before(async () => {
-    dao = await deployDao();
-    rpc = await serveChainOverHttp();
-    dir = await mkdtemp(join(tmpdir(), 'nrp-server-cli-'));
-    const deployment = join(dir, 'deployment.json');
-    await writeTestDeployment(dao, deployment);
-    base = ['--rpc', rpc.url, '--deployment', deployment];
+    ({ dao, rpc, dir, base } = await startCliTestChain('nrp-server-cli-'));
   });
 
   after(async () => {

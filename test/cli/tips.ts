@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -13,9 +12,9 @@ import { decodePayload } from '../../src/lists/payload.js';
 import { createRatingServer, type RatingServer } from '../../src/server/server.js';
 import type { TipView } from '../../src/server/tips.js';
 import { publicClient } from '../chain/helpers.js';
-import { nrp, writeTestDeployment } from '../helpers/cli.js';
-import { type Dao, deployDao, ProposalState } from '../helpers/dao.js';
-import { serveChainOverHttp } from '../helpers/rpc-server.js';
+import { nrp, startCliTestChain } from '../helpers/cli.js';
+import { type Dao, ProposalState } from '../helpers/dao.js';
+import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 import { freePort } from '../node/helpers/peers.js';
 import { cidOf } from '../server/helpers/reports.js';
 
@@ -32,12 +31,7 @@ describe('nrp tip / nrp server tips / nrp server propose', function () {
   const proposer = () => ({ NRP_DATA_DIR: join(dir, 'proposer') });
 
   before(async () => {
-    dao = await deployDao();
-    rpc = await serveChainOverHttp();
-    dir = await mkdtemp(join(tmpdir(), 'nrp-tips-cli-'));
-    const deployment = join(dir, 'deployment.json');
-    await writeTestDeployment(dao, deployment);
-    base = ['--rpc', rpc.url, '--deployment', deployment];
+    ({ dao, rpc, dir, base } = await startCliTestChain('nrp-tips-cli-'));
 
     // A registered server, listening where the registry says.
     serverDir = join(dir, 'server');

@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { writeDeployment } from '../../src/chain/deployment.js';
 import { runCli } from '../../src/cli/main.js';
-import type { Dao } from './dao.js';
+import { type Dao, deployDao } from './dao.js';
+import { serveChainOverHttp } from './rpc-server.js';
 
 export interface CliResult {
   code: number;
@@ -99,4 +102,25 @@ export async function writeTestDeployment(dao: Dao, path: string): Promise<strin
     },
   });
   return path;
+}
+
+/** What a CLI test runs `nrp` against: a DAO on the in-process chain, served over HTTP, and a temp dir. */
+export interface CliTestChain {
+  dao: Dao;
+  rpc: Awaited<ReturnType<typeof serveChainOverHttp>>;
+  /** A fresh temp dir, for the test to remove. */
+  dir: string;
+  /** The DAO's deployment record, in `dir`. */
+  deployment: string;
+  /** `--rpc <url> --deployment <file>`: the flags that point `nrp` at both. */
+  base: string[];
+}
+
+/** Deploys a DAO, serves the chain over HTTP and writes the deployment record to a new temp dir. */
+export async function startCliTestChain(prefix: string): Promise<CliTestChain> {
+  const dao = await deployDao();
+  const rpc = await serveChainOverHttp();
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const deployment = await writeTestDeployment(dao, join(dir, 'deployment.json'));
+  return { dao, rpc, dir, deployment, base: ['--rpc', rpc.url, '--deployment', deployment] };
 }

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid';
-import { type Address, bytesToHex, hexToBytes } from 'viem';
+import { type Address, bytesToHex } from 'viem';
 import type { ProposalCall } from '../chain/governance.js';
 import { decodePublishVersion, getListInfo, getListVersion, publishVersionCall } from '../chain/lists.js';
 import { pinRoot } from '../ipfs/pins.js';
@@ -7,7 +7,7 @@ import { applyListChange } from '../lists/change.js';
 import { parseEntryList } from '../lists/denylist.js';
 import { inspectListChange, type ListChangeInspection } from '../lists/inspect.js';
 import { entryMerkleRoot } from '../lists/merkle.js';
-import { type DecodedPayload, decodePayload, encodePayload } from '../lists/payload.js';
+import { type DecodedPayload, decodePayload, encodePayload, expectedOnChain } from '../lists/payload.js';
 import type { DemoChain } from './chain.js';
 import type { DemoIpfsHost } from './ipfs-host.js';
 
@@ -29,13 +29,7 @@ export async function readListVersion(
   return decodePayload(host.helia.blockstore, onChain.payloadCid, {
     metadata: true,
     signal: AbortSignal.timeout(30_000),
-    expected: {
-      root: hexToBytes(onChain.root),
-      count: onChain.count,
-      chainId: chain.deployment.chainId,
-      list,
-      version: Number(onChain.version),
-    },
+    expected: expectedOnChain(onChain, { chainId: chain.deployment.chainId, list }),
   });
 }
 

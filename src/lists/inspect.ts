@@ -1,10 +1,16 @@
 import type { CID } from 'multiformats/cid';
-import { type Address, hexToBytes } from 'viem';
+import type { Address } from 'viem';
 import { getListInfo, getListVersion, type PublishVersionParameters } from '../chain/lists.js';
 import type { ReadClient } from '../chain/transactions.js';
 import type { AbortOptions, BlockSource } from './blocks.js';
 import { entryIdToHex } from './entry-id.js';
-import { type DecodedPayload, decodePayload, type EntryMetadata, type PayloadHeader } from './payload.js';
+import {
+  type DecodedPayload,
+  decodePayload,
+  type EntryMetadata,
+  expectedOnChain,
+  type PayloadHeader,
+} from './payload.js';
 import { diffIds, unpackIds } from './set-ops.js';
 
 export interface InspectedEntry {
@@ -79,13 +85,7 @@ export async function inspectListChange(
       parent = await decodePayload(source, parentVersion.payloadCid, {
         ...options,
         metadata: true,
-        expected: {
-          root: hexToBytes(parentVersion.root),
-          count: parentVersion.count,
-          chainId: options.chainId,
-          list,
-          version: Number(call.parentVersion),
-        },
+        expected: expectedOnChain(parentVersion, { chainId: options.chainId, list }),
       });
     } catch (error) {
       report.problems.push(
@@ -101,13 +101,7 @@ export async function inspectListChange(
     next = await decodePayload(source, call.payloadCid, {
       ...options,
       metadata: true,
-      expected: {
-        root: hexToBytes(call.root),
-        count: call.count,
-        chainId: options.chainId,
-        list,
-        version: Number(call.parentVersion) + 1,
-      },
+      expected: expectedOnChain({ ...call, version: call.parentVersion + 1n }, { chainId: options.chainId, list }),
     });
   } catch (error) {
     report.problems.push(`The proposed payload ${call.payloadCid} does not match the proposal: ${describe(error)}`);

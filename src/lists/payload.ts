@@ -2,6 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { equals } from 'uint8arrays/equals';
+import { type Hex, hexToBytes } from 'viem';
 import { type AbortOptions, type BlockSink, type BlockSource, readBlock } from './blocks.js';
 import type { EntryForm } from './denylist.js';
 import { compareIdsAt, ENTRY_ID_LENGTH, type EntryId, entryIdFromHex, entryIdToHex } from './entry-id.js';
@@ -97,6 +98,31 @@ export interface ExpectedPayload {
   chainId?: number;
   list?: string;
   version?: number;
+}
+
+/** A list version as the chain records it, which its payload must match. */
+export interface OnChainVersion {
+  root: Hex;
+  count: number;
+  version: bigint;
+}
+
+/**
+ * What the payload of a version published on chain must match: its root and count, and the chain, list and
+ * version its header names.
+ *
+ * @example
+ * const onChain = await getListVersion(client, { list, version });
+ * await decodePayload(blocks, onChain.payloadCid, { expected: expectedOnChain(onChain, { chainId, list }) });
+ */
+export function expectedOnChain(onChain: OnChainVersion, where: { chainId: number; list: string }): ExpectedPayload {
+  return {
+    root: hexToBytes(onChain.root),
+    count: onChain.count,
+    chainId: where.chainId,
+    list: where.list,
+    version: Number(onChain.version),
+  };
 }
 
 export interface DecodePayloadOptions extends AbortOptions {

@@ -11,7 +11,7 @@ import { PollingLoop } from '../utils/polling-loop.js';
 import { type AbortOptions, BlockHashMismatchError, type BlockSource, UnsupportedHashError } from './blocks.js';
 import type { EntryId } from './entry-id.js';
 import { MembershipIndex } from './membership-index.js';
-import { decodePayload, PayloadError, type PayloadHeader } from './payload.js';
+import { decodePayload, expectedOnChain, PayloadError, type PayloadHeader } from './payload.js';
 
 const log = logger('nrp:lists:sync');
 
@@ -275,13 +275,7 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
     const fetch = async () => {
       const payload = await decodePayload(this.#components.blockstore, payloadCid, {
         signal,
-        expected: {
-          root: hexToBytes(published.root),
-          count: published.count,
-          chainId: this.#init.chainId,
-          list: this.#init.list,
-          version: Number(published.version),
-        },
+        expected: expectedOnChain(published, this.#init),
       });
       await this.#pin(payload.cid, payload.header, signal);
       return payload;

@@ -6,14 +6,14 @@ import type { AbortOptions, PrivateKey } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { TypedEventEmitter } from 'main-event';
 import { CID } from 'multiformats/cid';
-import { type Address, hexToBytes } from 'viem';
+import type { Address } from 'viem';
 import { getVersionPublishedLogs } from '../chain/lists.js';
 import type { ReadClient } from '../chain/transactions.js';
 import { createNrpHelia, DEFAULT_LISTEN, type NrpHelia, type NrpHeliaInit } from '../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
 import { pinRoot } from '../ipfs/pins.js';
 import { type BlockSource, readBlock } from '../lists/blocks.js';
-import { decodePayload, PAYLOAD_FORMAT } from '../lists/payload.js';
+import { decodePayload, expectedOnChain, PAYLOAD_FORMAT } from '../lists/payload.js';
 import { ListSync, type ListSyncInit, type VersionEvent } from '../lists/sync.js';
 import { peerIdToString, toPeerIdBytes } from '../node/protocol/peer.js';
 import type { Rating, Verdict, VerdictSnapshot } from '../node/protocol/verdict.js';
@@ -559,13 +559,7 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       try {
         ({ ids } = await decodePayload(local, published.payloadCid, {
           signal: options.signal,
-          expected: {
-            root: hexToBytes(published.root),
-            count: published.count,
-            chainId,
-            list,
-            version: Number(version),
-          },
+          expected: expectedOnChain({ ...published, version }, { chainId, list }),
         }));
       } catch (error) {
         log('version %d is not here (%s): entries date from version %d at the earliest', version, error, version + 1n);

@@ -2,11 +2,11 @@ import type { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { equals } from 'uint8arrays/equals';
-import { type Address, hexToBytes } from 'viem';
+import type { Address } from 'viem';
 import type { NrpPublicClient } from '../../src/chain/clients.js';
 import { getListVersion, type ListVersion } from '../../src/chain/lists.js';
 import { type AbortOptions, type BlockSink, type BlockSource, readBlock } from '../../src/lists/blocks.js';
-import { type DecodedPayload, decodePayload } from '../../src/lists/payload.js';
+import { type DecodedPayload, decodePayload, expectedOnChain } from '../../src/lists/payload.js';
 import { PayloadUnreachableError } from './errors.js';
 
 // Blocks are immutable under their CID, so a block fetched once serves the whole session.
@@ -69,13 +69,7 @@ export async function fetchVerifiedVersion(
     metadata,
     onProgress,
     signal,
-    expected: {
-      root: hexToBytes(onChain.root),
-      count: onChain.count,
-      chainId: client.chain.id,
-      list,
-      version: Number(onChain.version),
-    },
+    expected: expectedOnChain(onChain, { chainId: client.chain.id, list }),
   });
   return { onChain, payload };
 }

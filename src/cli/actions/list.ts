@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { CID } from 'multiformats/cid';
-import { type Address, bytesToHex, type Hex, hexToBytes } from 'viem';
+import { type Address, bytesToHex, type Hex } from 'viem';
 import { proposeOnce } from '../../chain/governance.js';
 import { getListInfo, getListVersion, isListedOnChain, publishVersionCall } from '../../chain/lists.js';
 import { pinRoot } from '../../ipfs/pins.js';
@@ -18,7 +18,7 @@ import {
 import { MembershipIndex } from '../../lists/membership-index.js';
 import { EntryMerkleTree } from '../../lists/merkle.js';
 import { buildNextVersion, type NextListVersion } from '../../lists/next-version.js';
-import { type DecodedPayload, decodePayload, type EntryMetadata } from '../../lists/payload.js';
+import { type DecodedPayload, decodePayload, type EntryMetadata, expectedOnChain } from '../../lists/payload.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatTime } from '../format.js';
@@ -41,13 +41,7 @@ export async function fetchVersion(ctx: CliContext, list: Address, version: bigi
         metadata,
         onProgress,
         signal: AbortSignal.timeout(60_000),
-        expected: {
-          root: hexToBytes(onChain.root),
-          count: onChain.count,
-          chainId: client.chain.id,
-          list,
-          version: Number(onChain.version),
-        },
+        expected: expectedOnChain(onChain, { chainId: client.chain.id, list }),
       }),
     )
     .catch((error) => {

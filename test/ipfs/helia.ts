@@ -260,7 +260,11 @@ describe('createNrpHelia', function () {
   it('dials a bootstrap peer again when the connection drops', async () => {
     const a = await startNode();
     const b = await startNode({ bootstrap: a.libp2p.getMultiaddrs().map(String) });
-    await waitFor(() => b.libp2p.getConnections(a.libp2p.peerId).length > 0, 5_000);
+    // Both ends: until `a` has the inbound connection too, its hang-up would find nothing to close.
+    await waitFor(
+      () => b.libp2p.getConnections(a.libp2p.peerId).length > 0 && a.libp2p.getConnections(b.libp2p.peerId).length > 0,
+      5_000,
+    );
     const first = b.libp2p.getConnections(a.libp2p.peerId)[0]?.id;
     // The bootstrap peer hangs up (it restarts, or drops idle connections): b comes back by itself, on a new
     // connection (it may do so before a poll sees none at all).

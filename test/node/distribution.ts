@@ -34,7 +34,10 @@ describe('node distribution and enforcement', function () {
 
   afterEach(async () => {
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
-    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    // libp2p may still be writing a peer record as the last connections close: retry rather than race it.
+    await Promise.all(
+      dirs.splice(0).map((d) => rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })),
+    );
     syncs.splice(0);
   });
 

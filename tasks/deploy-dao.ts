@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { HardhatRuntimeEnvironment } from 'hardhat/types/hre';
 import RatingDaoModule from '../ignition/modules/RatingDao.js';
-import { type DaoDeployment, deploymentPath, writeDeployment } from '../src/chain/deployment.js';
+import { type DaoDeployment, daoContractsOf, deploymentPath, writeDeployment } from '../src/chain/deployment.js';
 
 interface DeployDaoArguments {
   parameters: string;
@@ -74,13 +74,7 @@ async function deployDao(args: DeployDaoArguments, hre: HardhatRuntimeEnvironmen
     deploymentId,
     fromBlock,
     deployedAt: new Date().toISOString(),
-    contracts: {
-      RatingToken: (await dao.token.getAddress()) as `0x${string}`,
-      TimelockController: (await dao.timelock.getAddress()) as `0x${string}`,
-      RatingGovernor: (await dao.governor.getAddress()) as `0x${string}`,
-      RatingServerRegistry: (await dao.registry.getAddress()) as `0x${string}`,
-      IllegalDataList: (await dao.list.getAddress()) as `0x${string}`,
-    },
+    contracts: await daoContractsOf(dao),
   };
   const path = deploymentPath(root, networkName);
   await writeDeployment(path, deployment);

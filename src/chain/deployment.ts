@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { DaoDeployment } from './deployment-record.js';
+import { getAddress } from 'viem';
+import type { DaoContracts, DaoDeployment } from './deployment-record.js';
 
 export type { DaoContracts, DaoDeployment } from './deployment-record.js';
 
@@ -30,4 +31,29 @@ export async function readDeployment(path: string): Promise<DaoDeployment> {
 export async function writeDeployment(path: string, deployment: DaoDeployment): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(deployment, null, 2)}\n`);
+}
+
+/** A deployed DAO's contracts as Ignition returns them, or as any set of contract objects holds them. */
+export type DaoContractObjects = Record<'token' | 'timelock' | 'governor' | 'registry' | 'list', Addressable>;
+
+interface Addressable {
+  getAddress(): Promise<string>;
+}
+
+/**
+ * The addresses a deployment record lists, checksummed, from the DAO's contract objects (Ignition's result).
+ *
+ * @example
+ * const dao = await ignition.deploy(RatingDaoModule, { parameters });
+ * await writeDeployment(path, { network, chainId, deploymentId, fromBlock, deployedAt, contracts: await daoContractsOf(dao) });
+ */
+export async function daoContractsOf(dao: DaoContractObjects): Promise<DaoContracts> {
+  const address = async (contract: Addressable) => getAddress(await contract.getAddress());
+  return {
+    RatingToken: await address(dao.token),
+    TimelockController: await address(dao.timelock),
+    RatingGovernor: await address(dao.governor),
+    RatingServerRegistry: await address(dao.registry),
+    IllegalDataList: await address(dao.list),
+  };
 }

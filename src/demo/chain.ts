@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { logger } from '@libp2p/logger';
-import { custom, getAddress } from 'viem';
+import { custom } from 'viem';
 import { type LocalAccount, mnemonicToAccount } from 'viem/accounts';
 import { getBlock, getBlockNumber } from 'viem/actions';
 import RatingDaoModule from '../../ignition/modules/RatingDao.js';
 import { createNrpClients, type NrpPublicClient, type NrpWalletClient } from '../chain/clients.js';
-import { type DaoDeployment, writeDeployment } from '../chain/deployment.js';
+import { type DaoDeployment, daoContractsOf, writeDeployment } from '../chain/deployment.js';
 import { type RpcBridge, serveProviderOverHttp } from './rpc-bridge.js';
 
 const log = logger('nrp:demo:chain');
@@ -73,20 +73,13 @@ export async function startDemoChain(options: { workDir: string; onProgress?: (l
   progress('deploying the DAO with Ignition (token, timelock, Governor, server registry, list)');
   const fromBlock = Number(await getBlockNumber(publicClient, { cacheTime: 0 })) + 1;
   const dao = await connection.ignition.deploy(RatingDaoModule, { parameters: LOCAL_PARAMETERS });
-  const address = async (contract: { getAddress(): Promise<string> }) => getAddress(await contract.getAddress());
   const deployment: DaoDeployment = {
     network: 'demo',
     chainId: publicClient.chain.id,
     deploymentId: 'nrp-demo',
     fromBlock,
     deployedAt: new Date().toISOString(),
-    contracts: {
-      RatingToken: await address(dao.token),
-      TimelockController: await address(dao.timelock),
-      RatingGovernor: await address(dao.governor),
-      RatingServerRegistry: await address(dao.registry),
-      IllegalDataList: await address(dao.list),
-    },
+    contracts: await daoContractsOf(dao),
   };
   const deploymentPath = join(options.workDir, 'deployment.json');
   await writeDeployment(deploymentPath, deployment);

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { writeDeployment } from '../../src/chain/deployment.js';
+import { daoContractsOf, writeDeployment } from '../../src/chain/deployment.js';
 import { runCli } from '../../src/cli/main.js';
 import { type Dao, deployDao } from './dao.js';
 import { serveChainOverHttp } from './rpc-server.js';
@@ -86,20 +86,13 @@ export function runNrpProcess(args: string[], env: NodeJS.ProcessEnv = {}): Prom
 
 /** Writes the deployment record of `dao` to `path`, as `deploy-dao` would, for the CLI to read. */
 export async function writeTestDeployment(dao: Dao, path: string): Promise<string> {
-  const address = async (contract: { getAddress(): Promise<string> }) => (await contract.getAddress()) as `0x${string}`;
   await writeDeployment(path, {
     network: 'test',
     chainId: 31337,
     deploymentId: 'test',
     fromBlock: 0,
     deployedAt: new Date().toISOString(),
-    contracts: {
-      RatingToken: await address(dao.token),
-      TimelockController: await address(dao.timelock),
-      RatingGovernor: await address(dao.governor),
-      RatingServerRegistry: await address(dao.registry),
-      IllegalDataList: await address(dao.list),
-    },
+    contracts: await daoContractsOf(dao),
   });
   return path;
 }

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import type { DaoDeployment } from '../../src/chain/deployment-record.js';
+import { type DaoDeployment, daoContractsOf } from '../../src/chain/deployment.js';
 import { createNrpHelia, type NrpHelia } from '../../src/ipfs/helia.js';
 import { ensureWebBuild } from '../../src/web/build.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
@@ -20,20 +20,13 @@ export function launchBrowser(): Promise<Browser> {
 
 /** The deployment record of `dao`, as `nrp web` serves it. */
 export async function deploymentOf(dao: Dao, overrides: Partial<DaoDeployment> = {}): Promise<DaoDeployment> {
-  const address = async (contract: { getAddress(): Promise<string> }) => (await contract.getAddress()) as `0x${string}`;
   return {
     network: 'test',
     chainId: 31337,
     deploymentId: 'test',
     fromBlock: 0,
     deployedAt: new Date().toISOString(),
-    contracts: {
-      RatingToken: await address(dao.token),
-      TimelockController: await address(dao.timelock),
-      RatingGovernor: await address(dao.governor),
-      RatingServerRegistry: await address(dao.registry),
-      IllegalDataList: await address(dao.list),
-    },
+    contracts: await daoContractsOf(dao),
     ...overrides,
   };
 }

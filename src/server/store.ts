@@ -728,16 +728,7 @@ export class ServerStore {
 }
 
 function toReport(row: Record<string, unknown>): StoredReport {
-  return {
-    id: Number(row.id),
-    reporter: row.reporter as string,
-    seq: Number(row.seq),
-    time: Number(row.time),
-    receivedAt: Number(row.received_at),
-    edges: Number(row.edges),
-    sightings: Number(row.sightings),
-    bytes: new Uint8Array(row.report as Uint8Array),
-  };
+  return { ...toReportSummary(row), bytes: new Uint8Array(row.report as Uint8Array) };
 }
 
 function toReportSummary(row: Record<string, unknown>): ReportSummary {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { expect } from 'chai';
 import { createNrpHelia, type NrpHelia } from '../../src/ipfs/helia.js';
-import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
+import { entryId } from '../../src/lists/entry-id.js';
 import { decodePayload } from '../../src/lists/payload.js';
 import { peerIdBytesOfKey, peerIdToString, toPeerIdBytes } from '../../src/node/protocol/peer.js';
 import { encodeReport } from '../../src/node/protocol/report.js';
@@ -30,8 +30,7 @@ import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
 import { startHost, type TestHost } from '../node/helpers/peers.js';
 import { waitFor } from '../node/helpers/wait.js';
-import { startTestServer } from './helpers/api-server.js';
-import { publishListVersion } from './helpers/governance.js';
+import { listAndSync, startTestServer } from './helpers/api-server.js';
 import { cidOf, sightingOf, signedEdge, signedReport, type TestPeer, testPeer } from './helpers/reports.js';
 
 const LISTED = ['listed one', 'listed two', 'listed three'];
@@ -67,27 +66,6 @@ describe('RatingServer: the running rating server', function () {
     const h = await startHost();
     cleanups.push(() => h.helia.stop());
     return { ...h, peer: await testPeer(h.key) };
-  }
-
-  /** Lists `texts` at `version` with the payload held by `holder`, and waits for `server` to sync it. */
-  async function listAndSync(dao: ViemDao, server: RatingServer, holder: NrpHelia, texts: string[], version = 1) {
-    const ids = await Promise.all(texts.map(async (text) => entryId(await cidOf(text))));
-    const metadata = new Map(ids.map((id) => [entryIdToHex(id), { category: 'test', reason: 'listed by a test' }]));
-    const payload = await publishListVersion(dao, holder.blockstore, {
-      version,
-      ids,
-      // Each version in these tests adds to the one before.
-      added: texts.length - server.list.current.count,
-      removed: 0,
-      parent: server.list.current.payloadCid,
-      metadata,
-    });
-    await server.helia.libp2p.dial(holder.libp2p.getMultiaddrs());
-    await waitFor(`version ${version} at the server`, async () => {
-      await server.list.syncOnce();
-      return server.list.current.version === BigInt(version);
-    });
-    return payload;
   }
 
   async function getJson(server: RatingServer, path: string, init?: RequestInit) {
@@ -202,7 +180,7 @@ describe('RatingServer: the running rating server', function () {
     const dao = await networkHelpers.loadFixture(viemDaoFixture);
     const server = await start(dao);
     const proposer = await helia();
-    const payload = await listAndSync(dao, server, proposer, LISTED);
+    const payload = await listAndSync(dao, server, LISTED, { holder: proposer });
     expect(server.list.current.payloadCid?.equals(payload.cid)).to.equal(true);
     expect((await getJson(server, '/status')).body.list).to.deep.include({
       version: '1',
@@ -236,10 +214,10 @@ describe('RatingServer: the running rating server', function () {
     const proposer = await helia();
     let server = await start(dao);
     const [one, two] = await Promise.all(LISTED.slice(0, 2).map(async (text) => entryId(await cidOf(text))));
-    await listAndSync(dao, server, proposer, LISTED.slice(0, 1), 1);
+    await listAndSync(dao, server, LISTED.slice(0, 1), { holder: proposer, version: 1 });
     const first = server.list.current.publishedAt * 1000;
     await networkHelpers.time.increase(3_600);
-    await listAndSync(dao, server, proposer, LISTED.slice(0, 2), 2);
+    await listAndSync(dao, server, LISTED.slice(0, 2), { holder: proposer, version: 2 });
     const second = server.list.current.publishedAt * 1000;
     expect(second).to.be.greaterThan(first);
     expect(server.effectiveAt(one)).to.equal(first);
@@ -258,7 +236,7 @@ describe('RatingServer: the running rating server', function () {
     const dao = await networkHelpers.loadFixture(viemDaoFixture);
     const proposer = await helia();
     let server = await start(dao);
-    await listAndSync(dao, server, proposer, LISTED);
+    await listAndSync(dao, server, LISTED, { holder: proposer });
     const initial = server.snapshot?.seq as number;
     expect(initial).to.be.a('number');
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import type { NrpHelia } from '../../../src/ipfs/helia.js';
 import { entryId, entryIdToHex } from '../../../src/lists/entry-id.js';
 import type { EncodedPayload } from '../../../src/lists/payload.js';
 import { peerIdToString } from '../../../src/node/protocol/peer.js';
@@ -45,25 +46,29 @@ export async function endpointOf(dataDir: string): Promise<ServerEndpoint> {
 }
 
 /**
- * Publishes a list version holding `texts` with its payload written straight into the server's blockstore, and
- * waits until the server has it in force.
+ * Publishes a list version holding `texts` and waits until the server has it in force. The payload is written
+ * straight into the server's blockstore, or, with `holder`, into that node's, which the server then dials and
+ * fetches it from as it would from a proposer.
  */
 export async function listAndSync(
   dao: ViemDao,
   server: RatingServer,
   texts: string[],
-  version = Number(server.list.current.version) + 1,
+  options: { version?: number; holder?: NrpHelia } = {},
 ): Promise<EncodedPayload> {
+  const { version = Number(server.list.current.version) + 1, holder } = options;
   const ids = await Promise.all(texts.map(async (text) => entryId(await cidOf(text))));
   const metadata = new Map(ids.map((id) => [entryIdToHex(id), { category: 'test', reason: 'listed by a test' }]));
-  const payload = await publishListVersion(dao, server.helia.blockstore, {
+  const payload = await publishListVersion(dao, (holder ?? server.helia).blockstore, {
     version,
     ids,
+    // Each version in these tests adds to the one before.
     added: texts.length - server.list.current.count,
     removed: 0,
     parent: server.list.current.payloadCid,
     metadata,
   });
+  if (holder) await server.helia.libp2p.dial(holder.libp2p.getMultiaddrs());
   await waitFor(`version ${version} at the server`, async () => {
     await server.list.syncOnce();
     return server.list.current.version === BigInt(version);

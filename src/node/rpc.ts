@@ -97,6 +97,12 @@ export async function handleRequests(
         } catch (error) {
           // Between two requests, the client closing its side is the normal end.
           if (exchange > 0 && (error as Error).name === 'UnexpectedEOFError') break;
+          if (exchange > 0 && limit.signal.aborted) {
+            // Idle past the limit, also a normal end: reset rather than wait on a client that may never close.
+            log('closing an idle %s stream from %p', protocol, connection.remotePeer);
+            stream.abort(limit.signal.reason);
+            return;
+          }
           throw error;
         }
         // An idle wait's limit covered only the wait: the exchange gets its own from its first byte.
@@ -167,8 +173,7 @@ export class RequestChannel {
   #open?: { stream: Stream; lp: LengthPrefixedStream<Stream>; lastUsed: number };
   /** The exchange under way: the next one waits for it. */
   #busy: Promise<unknown> = Promise.resolve();
-  /** Streams opened so far. */
-  streamsOpened = 0;
+  #streamsOpened = 0;
 
   constructor(
     libp2p: Pick<Libp2p, 'dialProtocol'>,
@@ -181,6 +186,11 @@ export class RequestChannel {
     this.#protocol = protocol;
     this.#maxResponseBytes = init.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#reuseWithinMs = init.reuseWithinMs ?? 120_000;
+  }
+
+  /** Streams opened so far: one, for a client whose stream was never closed under it. */
+  get streamsOpened(): number {
+    return this.#streamsOpened;
   }
 
   /** Sends `message` and resolves with the response, after any request sent before it. */
@@ -224,7 +234,7 @@ export class RequestChannel {
     this.#open = undefined;
     if (open) void open.stream.close().catch((error: Error) => open.stream.abort(error));
     const stream = await this.#libp2p.dialProtocol(this.#peer, this.#protocol, options);
-    this.streamsOpened++;
+    this.#streamsOpened++;
     const max = this.#maxResponseBytes;
     this.#open = {
       stream,

@@ -1,4 +1,4 @@
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { type Migration, openDatabase, transaction } from '../utils/sqlite.js';
 
 const MIGRATIONS: readonly Migration[] = [
@@ -71,6 +71,7 @@ function toContent(row: Record<string, unknown>): ContentRecord {
  */
 export class NodeStore {
   readonly #db: DatabaseSync;
+  #hasContent?: StatementSync;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -91,8 +92,10 @@ export class NodeStore {
       .run(record.cid, record.size, record.name ?? null, record.fromPeer ?? null, record.addedAt);
   }
 
+  /** Asked for every CID an advert first names: prepared once. */
   hasContent(cid: string): boolean {
-    return this.#db.prepare('SELECT 1 FROM content WHERE cid = ?').get(cid) !== undefined;
+    this.#hasContent ??= this.#db.prepare('SELECT 1 FROM content WHERE cid = ?');
+    return this.#hasContent.get(cid) !== undefined;
   }
 
   listContent(): ContentRecord[] {

@@ -23,6 +23,9 @@ const ROOT = resolve(import.meta.dirname, '../..');
 /** The chain id of Hardhat's local chain, where the well-known development accounts exist. */
 const LOCAL_CHAIN_ID = 31337;
 
+/** How long a command waits to connect to a payload peer before going on without it. */
+const PEER_DIAL_TIMEOUT_MS = 5_000;
+
 /** Options every command understands; each also has an environment variable. */
 export interface GlobalOptions {
   rpc?: string;
@@ -47,6 +50,7 @@ export class CliContext {
   #deployment?: DaoDeployment | null;
   #publicClient?: Promise<NrpPublicClient>;
   #helia?: Promise<NrpHelia>;
+  #registeredPeers?: Promise<string[]>;
 
   constructor(options: GlobalOptions, env: NodeJS.ProcessEnv, output: Output) {
     this.#options = options;
@@ -181,16 +185,44 @@ export class CliContext {
     return [...(this.#options.peer ?? []), ...fromEnv].filter((p) => p !== '');
   }
 
-  /** This user's Helia node, on the data dir, connected to the configured peers. Stopped by {@link close}. */
+  /**
+   * Where payloads come from: the peers given (--peer, NRP_PEERS) or, with none given, the rating servers active
+   * in the deployment's registry, which pin every version of the lists they enforce. A registry that cannot be
+   * read gives none: the fetch then fails with advice to pass --peer.
+   */
+  async payloadPeers(): Promise<string[]> {
+    const given = this.peers();
+    if (given.length > 0) return given;
+    this.#registeredPeers ??= (async () => {
+      const registry = (await this.deployment())?.contracts.RatingServerRegistry;
+      if (!registry) return [];
+      const [{ getServers }, { peerIdToString }] = await Promise.all([
+        import('../chain/registry.js'),
+        import('../node/protocol/peer.js'),
+      ]);
+      const servers = await getServers(await this.publicClient(), { registry, status: 'active' });
+      return servers.flatMap((server) => {
+        const peerId = peerIdToString(server.peerId);
+        return server.multiaddrs.map((address) => (address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`));
+      });
+    })().catch(() => []);
+    return this.#registeredPeers;
+  }
+
+  /** This user's Helia node, on the data dir, connected to {@link payloadPeers}. Stopped by {@link close}. */
   helia(listen?: string[]): Promise<NrpHelia> {
     this.#helia ??= (async () => {
       const [{ createNrpHelia }, { multiaddr }] = await Promise.all([
         import('../ipfs/helia.js'),
         import('@multiformats/multiaddr'),
       ]);
-      const helia = await createNrpHelia({ dataDir: join(this.dataDir(), 'ipfs'), listen, bootstrap: this.peers() });
-      // Bootstrap dials in the background; a payload fetch needs the connections now.
-      await Promise.allSettled(this.peers().map((peer) => helia.libp2p.dial(multiaddr(peer))));
+      const peers = await this.payloadPeers();
+      const helia = await createNrpHelia({ dataDir: join(this.dataDir(), 'ipfs'), listen, bootstrap: peers });
+      // Bootstrap dials in the background; a payload fetch needs the connections now. A registered address that
+      // does not answer must not hold the command up for libp2p's whole dial timeout.
+      await Promise.allSettled(
+        peers.map((peer) => helia.libp2p.dial(multiaddr(peer), { signal: AbortSignal.timeout(PEER_DIAL_TIMEOUT_MS) })),
+      );
       return helia;
     })().catch((error) => {
       throw new CliError(`Cannot start the IPFS node: ${(error as Error).message}`, 1, { cause: error });

@@ -1,4 +1,6 @@
 import { formatUnits } from 'viem';
+import type { ListSync } from '../lists/sync.js';
+import type { Output } from './output.js';
 
 /** A block timestamp (seconds) as a readable UTC time. */
 export function formatTime(seconds: number | bigint): string {
@@ -21,4 +23,12 @@ export function formatTokens(amount: bigint): string {
 export function parseProposalId(text: string): bigint {
   if (/^\d+$/.test(text) || /^0x[0-9a-fA-F]+$/.test(text)) return BigInt(text);
   throw new Error(`Not a proposal id: ${text}`);
+}
+
+/** Notes a list sync's versions and errors as they happen, for the commands that run a node or a server. */
+export function noteListSync(output: Output, list: ListSync): void {
+  list.addEventListener('version', ({ detail }) =>
+    output.note(`list ${detail.synced.list} at version ${detail.synced.version} (${detail.synced.count} entries)`),
+  );
+  list.addEventListener('error', ({ detail }) => output.note(`list sync: ${detail.error.message}`));
 }

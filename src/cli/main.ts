@@ -54,7 +54,10 @@ export async function runCli(argv: string[], io: RunCliOptions = {}): Promise<nu
         'on the local chain only: sign with Hardhat test account n (env NRP_DEV_ACCOUNT)',
       ),
     )
-    .option('--peer <multiaddr...>', 'IPFS peers to fetch payloads from (env NRP_PEERS, comma-separated)')
+    .option(
+      '--peer <multiaddr...>',
+      'IPFS peers to fetch payloads from (env NRP_PEERS, comma-separated; default: the active rating servers)',
+    )
     .option('--json', 'print one JSON document instead of text, for scripts')
     .option('--verbose', 'print the cause and stack of errors');
 

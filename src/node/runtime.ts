@@ -60,6 +60,15 @@ export interface PeerExplanation {
   evidence: { cid: string; seenAt: number }[];
 }
 
+export interface StartNodeOptions {
+  signal?: AbortSignal;
+  /**
+   * Called with each list's sync before it starts, to watch its `version` and `error` events from the first sync
+   * on: the start waits for that sync, which can take the payload fetch's whole timeout.
+   */
+  onList?: (list: ListSync) => void;
+}
+
 /**
  * Starts a node as its configuration says: follows the registry and the lists
  * of the rating servers it follows (or the deployment's list), enforces them
@@ -69,7 +78,7 @@ export interface PeerExplanation {
  * const running = await startNode(await loadNodeConfig('node.yaml'));
  * process.once('SIGINT', () => running.stop());
  */
-export async function startNode(config: NodeConfig, options: { signal?: AbortSignal } = {}): Promise<RunningNode> {
+export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<RunningNode> {
   const deployment = config.chain.deployment ? await readDeployment(config.chain.deployment) : undefined;
   const probe = createNrpClients({ rpcUrl: config.chain.rpc }).publicClient;
   const chainId = await getChainId(probe).catch((error) => {
@@ -194,6 +203,7 @@ export async function startNode(config: NodeConfig, options: { signal?: AbortSig
     );
   reportTo();
   registry?.addEventListener('change', reportTo);
+  for (const list of lists) options.onList?.(list);
   await Promise.all(lists.map((list) => list.start(options)));
   await registry?.start(options);
 

@@ -109,6 +109,11 @@ export interface RatingServerInit {
   keepVerdictSnapshots?: number;
   /** Aborts the start; what was started is stopped again. Stop a running server with `stop`. */
   signal?: AbortSignal;
+  /**
+   * Called with the list's sync before the server starts, to watch its `version` and `error` events from the
+   * first sync on: a start waits for that sync, which can take the payload fetch's whole timeout.
+   */
+  onList?: (list: ListSync) => void;
 }
 
 export interface RatingServerComponents {
@@ -625,6 +630,7 @@ export async function createRatingServer(
     store.close();
     throw error;
   }
+  init.onList?.(server.list);
   await server.start();
   return server;
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -82,4 +82,92 @@ export async function writeNpxShim(dir: string): Promise<void> {
     ].join('\n'),
   );
   await chmod(path, 0o755);
+}
+
+/**
+ * The README's YAML block that starts with `firstLine` (`# nrp-node.yaml` for a configuration file), as the reader
+ * would copy it. Throws if there is none, so a renamed file fails the walk instead of skipping it.
+ */
+export function yamlBlockStartingWith(readme: string, firstLine: string): string {
+  for (const match of readme.matchAll(/```yaml\n([\s\S]*?)```/g)) {
+    const block = match[1] as string;
+    if (block.startsWith(`${firstLine}\n`)) return block;
+  }
+  throw new Error(`README has no YAML block starting with ${firstLine}`);
+}
+
+/** A command line without its trailing comment, as bash reads it (a `#` after a space, outside quotes). */
+export function withoutComment(command: string): string {
+  let quote: string | undefined;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(command[i - 1] as string))) return command.slice(0, i).trimEnd();
+  }
+  return command;
+}
+
+/** A command the walk started in the background, as a reader runs it in another terminal. */
+export interface BackgroundCommand {
+  command: string;
+  child: ChildProcess;
+  output: () => string;
+  /** Ctrl-C, then the exit code. */
+  interrupt: () => Promise<number | null>;
+}
+
+/**
+ * Starts a long-running command (`node start`, `server start`) in its own process group, as a terminal does,
+ * and resolves once it prints `ready`. Rejects with its output if it exits first or takes over `timeoutMs`.
+ */
+export function startInBackground(
+  command: string,
+  options: { cwd: string; env: NodeJS.ProcessEnv; ready: RegExp; timeoutMs?: number },
+): Promise<BackgroundCommand> {
+  const child = spawn('bash', ['-c', command], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  const append = (d: Buffer) => {
+    output += d;
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const started: BackgroundCommand = {
+    command,
+    child,
+    output: () => output,
+    interrupt: async () => {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGINT');
+      const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void started.interrupt();
+      reject(
+        new Error(`$ ${command}\ndid not print ${options.ready} within ${options.timeoutMs ?? 60_000} ms:\n${output}`),
+      );
+    }, options.timeoutMs ?? 60_000);
+    const check = () => {
+      if (!options.ready.test(output)) return;
+      clearTimeout(timer);
+      resolve(started);
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`$ ${command}\nexited with ${code} before it was ready:\n${output}`));
+    });
+  });
 }

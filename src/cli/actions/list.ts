@@ -44,18 +44,20 @@ export async function fetchVersion(ctx: CliContext, list: Address, version: bigi
         expected: expectedOnChain(onChain, { chainId: client.chain.id, list }),
       }),
     )
-    .catch((error) => {
-      throw payloadError(error, onChain.payloadCid, ctx);
+    .catch(async (error) => {
+      throw await payloadError(error, onChain.payloadCid, ctx);
     });
   return { onChain, payload };
 }
 
-function payloadError(error: Error, cid: CID, ctx: CliContext): CliError {
+async function payloadError(error: Error, cid: CID, ctx: CliContext): Promise<CliError> {
   if (error instanceof CliError) return error;
   if (['TimeoutError', 'LoadBlockFailedError', 'NotFoundError', 'AbortError'].includes(error.name)) {
-    const peers = ctx.peers();
+    const peers = await ctx.payloadPeers();
+    const why =
+      peers.length === 0 ? 'no peers are given and no rating server is active in the registry' : 'no peer sent it';
     return new CliError(
-      `Could not fetch the payload ${cid}: ${peers.length === 0 ? 'no peers are configured' : 'no peer sent it'}. ` +
+      `Could not fetch the payload ${cid}: ${why}. ` +
         'Pass --peer <multiaddr> (or NRP_PEERS) of a node or rating server that pins it.',
       1,
       { cause: error },

@@ -6,6 +6,7 @@ import type { NodeStatus, PeerExplanation } from '../../node/runtime.js';
 import { DEFAULT_CONFIG } from '../commands/node.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { noteListSync } from '../format.js';
 
 async function config(path: string | undefined): Promise<NodeConfig> {
   try {
@@ -46,23 +47,21 @@ export async function start(ctx: CliContext, options: { config?: string }) {
     ctx.output.note(`a peer connection failed: ${error.message}`);
   });
   const stopped = new AbortController();
-  const running = await startNode(settings, { signal: stopped.signal }).catch((error) => {
+  const out = ctx.output;
+  out.note(`starting the node on ${settings.dataDir}: syncing the lists in force from the chain…`);
+  const running = await startNode(settings, {
+    signal: stopped.signal,
+    onList: (list) => noteListSync(out, list),
+  }).catch((error) => {
     if (error instanceof NodeStartError) throw new CliError(error.message);
     throw new CliError(`Cannot start the node: ${(error as Error).message}`, 1, { cause: error });
   });
-  const out = ctx.output;
   running.node.adverts.addEventListener('content', ({ detail }) =>
     out.note(`content ${detail.cid}${detail.fromPeer ? ` from ${detail.fromPeer}` : ' added here'}`),
   );
   running.node.adverts.addEventListener('sighting', ({ detail }) =>
     out.note(`REFUSED listed ${detail.cid} offered by ${detail.fromPeer}; evidence kept`),
   );
-  for (const list of running.lists) {
-    list.addEventListener('version', ({ detail }) =>
-      out.note(`list ${detail.synced.list} at version ${detail.synced.version} (${detail.synced.count} entries)`),
-    );
-    list.addEventListener('error', ({ detail }) => out.note(`list sync: ${detail.error.message}`));
-  }
   const current = await running.status();
   out.result({ ...current, dataDir: settings.dataDir, control: running.controlUrl }, () => {
     out.line(`Node ${current.peerId} running on ${settings.dataDir}`);

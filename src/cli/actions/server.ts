@@ -17,6 +17,7 @@ import { dashboardUrl, readServerEndpoint, runningDashboardUrl } from '../../ser
 import { createRatingServer } from '../../server/server.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { noteListSync } from '../format.js';
 import { fail } from './governance.js';
 
 export async function start(ctx: CliContext, options: { config?: string }) {
@@ -45,6 +46,7 @@ export async function start(ctx: CliContext, options: { config?: string }) {
     chain: chainFromId(chainId, config.chain.rpc),
   }).publicClient;
   const stopped = new AbortController();
+  ctx.output.note(`starting the rating server on ${config.dataDir}: syncing list ${list} from the chain…`);
   const server = await createRatingServer(
     {
       dataDir: config.dataDir,
@@ -62,6 +64,7 @@ export async function start(ctx: CliContext, options: { config?: string }) {
       connectionManager: { maxConnections: config.maxConnections },
       pingIntervalMs: config.pingIntervalMs,
       signal: stopped.signal,
+      onList: (synced) => noteListSync(ctx.output, synced),
     },
     { client },
   ).catch((error) => {

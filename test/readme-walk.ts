@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { writeTestDeployment } from './helpers/cli.js';
 import { connection, type Dao, deployDao } from './helpers/dao.js';
+import { removeDir } from './helpers/dirs.js';
 import {
   type BackgroundCommand,
   placeholdersIn,
@@ -92,12 +93,15 @@ class Reader {
     return outputs;
   }
 
-  /** Runs one README line (again, until its output matches `until`, for up to 30 s) and learns from its output. */
+  /**
+   * Runs one README line (again, until its output matches `until`, for up to 90 s: a list sync that failed before
+   * backs off for up to a minute) and learns from its output.
+   */
   async run(written: string, until?: RegExp): Promise<string> {
     const command = this.fill(withoutComment(written));
     await this.writeConfigs(command);
     if (/ (node|server) start /.test(command)) return this.start(command);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 90_000;
     let result: ShellResult;
     for (;;) {
       const began = Date.now();
@@ -200,7 +204,7 @@ describe('README walk', function () {
     for (const config of [...(reader?.running.keys() ?? [])]) await reader.stop(config);
     await connection.provider.request({ method: 'evm_setIntervalMining', params: [0] });
     await rpc?.close();
-    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+    if (dir) await removeDir(dir);
   });
 
   it('Governance: the list ends at the new version with the entry listed', async () => {
@@ -259,7 +263,15 @@ describe('README walk', function () {
     const vote = governance.filter((command) => command.includes('<proposal-id>') || command.includes('dev advance'));
     for (const command of vote) await reader.run(command);
 
-    expect(await dao.list.currentVersion()).to.equal(versionBefore + 1n);
+    const version = versionBefore + 1n;
+    expect(await dao.list.currentVersion()).to.equal(version);
+    // The server kept the payload, so it and the node that follows it enforce the new version.
+    const list = await dao.list.getAddress();
+    const inForce = new RegExp(`${list} +version ${version},`);
+    const status = await reader.run('npx nrp node status --config nrp-node.yaml', inForce);
+    expect(status).to.match(inForce);
+    // The node deleted its copy of what is now listed: the file it added.
+    expect(status).to.contain('Content held: 0;');
   });
 
   it('Protest forks: the fork leaves the tipped entry out, and its server is voted in and started', async () => {

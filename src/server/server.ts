@@ -13,7 +13,7 @@ import { createNrpHelia, DEFAULT_LISTEN, type NrpHelia, type NrpHeliaInit } from
 import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
 import { pinRoot } from '../ipfs/pins.js';
 import { type BlockSource, readBlock } from '../lists/blocks.js';
-import { decodePayload, expectedOnChain, PAYLOAD_FORMAT } from '../lists/payload.js';
+import { decodePayload, expectedOnChain, PAYLOAD_FORMAT, PayloadError, type PayloadHeader } from '../lists/payload.js';
 import { ListSync, type ListSyncInit, type VersionEvent } from '../lists/sync.js';
 import { peerIdToString, toPeerIdBytes } from '../node/protocol/peer.js';
 import type { Rating, Verdict, VerdictSnapshot } from '../node/protocol/verdict.js';
@@ -346,6 +346,7 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
         ...apiRoutes(this),
         ...dashboardRoutes(this),
         ...tipRoutes(this.tips),
+        ...payloadRoutes(this),
         ...metricsRoutes(this.metrics),
       ];
       this.#http = await startHttpApi([...routes, ...(this.#init.routes?.(this) ?? [])], {
@@ -509,6 +510,24 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       throw new HttpApiError(`limit must be a whole number from 1 to ${MAX_HINT_LIMIT}`);
     }
     return { peer: id, hints: this.#last?.hints.hintsFor(id, limit) ?? [] };
+  }
+
+  /**
+   * Keeps a proposed version's payload: fetches it whole (header, id chunks, metadata) from the connected peers,
+   * typically the proposer's `nrp server propose`, and pins it as a synced version is pinned. Voters can then
+   * inspect the proposal, and nodes sync the version once it passes, from this server. A payload for another
+   * list or chain is refused with a {@link PayloadError}.
+   */
+  async keepPayload(cid: CID, options: AbortOptions = {}): Promise<PayloadHeader> {
+    const { list, chainId } = this.#init;
+    const { header } = await decodePayload(this.helia.blockstore, cid, {
+      metadata: true,
+      expected: { list, chainId },
+      signal: options.signal,
+    });
+    for (const block of [cid, ...header.chunks]) await pinVersionBlock(this.helia, block, options);
+    log('kept proposed payload %c (version %d of %s)', cid, header.version, list);
+    return header;
   }
 
   #snapshotOrThrow(): VerdictSnapshot {
@@ -700,6 +719,43 @@ function readOnlyRoutes(server: RatingServer): HttpRoute[] {
         if (limit !== null && !/^\d{1,6}$/.test(limit))
           throw new HttpApiError(`limit must be a whole number, not ${limit}`);
         return server.hints(params[0] as string, limit === null ? undefined : Number(limit));
+      },
+    },
+  ];
+}
+
+/** How long `POST /payloads` waits for the proposer's node to send the payload. */
+const KEEP_PAYLOAD_TIMEOUT_MS = 60_000;
+
+/**
+ * `POST /payloads` (operator) with `{ cid }`: keeps a proposed payload ({@link RatingServer.keepPayload}) and
+ * answers with its list, version and count; 400 for a bad CID or a payload that is not one of this list's, 504
+ * when no connected peer sent it in time.
+ */
+function payloadRoutes(server: RatingServer): HttpRoute[] {
+  return [
+    {
+      method: 'POST',
+      path: '/payloads',
+      auth: true,
+      handle: async (request) => {
+        const body = (await request.json()) as { cid?: unknown } | null;
+        let cid: CID;
+        try {
+          cid = CID.parse(String(body?.cid));
+        } catch {
+          throw new HttpApiError(`"${body?.cid}" is not a CID`);
+        }
+        try {
+          const header = await server.keepPayload(cid, { signal: AbortSignal.timeout(KEEP_PAYLOAD_TIMEOUT_MS) });
+          return { cid: cid.toString(), list: header.list, version: header.version, count: header.count };
+        } catch (error) {
+          if (error instanceof PayloadError) throw new HttpApiError(`${error.name}: ${error.message}`);
+          if (['TimeoutError', 'AbortError', 'LoadBlockFailedError'].includes((error as Error).name)) {
+            throw new HttpApiError(`No connected peer sent the payload ${cid} in time`, 504);
+          }
+          throw error;
+        }
       },
     },
   ];

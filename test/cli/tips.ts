@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -8,14 +8,16 @@ import { getAddress } from 'viem';
 import { createNrpHelia } from '../../src/ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../../src/ipfs/keys.js';
 import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
-import { decodePayload } from '../../src/lists/payload.js';
+import { decodePayload, encodePayload } from '../../src/lists/payload.js';
 import { createRatingServer, type RatingServer } from '../../src/server/server.js';
 import type { TipView } from '../../src/server/tips.js';
 import { publicClient } from '../chain/helpers.js';
 import { nrp, startCliTestChain } from '../helpers/cli.js';
 import { type Dao, ProposalState } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 import { freePort } from '../node/helpers/peers.js';
+import { endpointOf } from '../server/helpers/api-server.js';
 import { cidOf } from '../server/helpers/reports.js';
 
 describe('nrp tip / nrp server tips / nrp server propose', function () {
@@ -72,7 +74,7 @@ describe('nrp tip / nrp server tips / nrp server propose', function () {
   after(async () => {
     await server?.stop();
     await rpc.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   const tip = (cid: string, server: string, reason: string, config = nodeConfig) =>
@@ -145,7 +147,9 @@ describe('nrp tip / nrp server tips / nrp server propose', function () {
     const proposed = await operator('--json', 'propose');
     expect(proposed.code, proposed.stderr).to.equal(0);
     const result = proposed.json<{ proposalId: string; payloadCid: string; added: number; tips: number[] }>();
-    expect(result).to.deep.include({ added: 2, tips: [id1, id3, id4], tipsMarked: true });
+    expect(result).to.deep.include({ added: 2, tips: [id1, id3, id4], tipsMarked: true, payloadKept: true });
+    // The server keeps the payload, so voters and, once it passes, nodes can fetch it from there.
+    expect(await server.helia.pins.isPinned(CID.parse(result.payloadCid))).to.equal(true);
     expect(Number(await dao.governor.state(result.proposalId))).to.equal(ProposalState.Pending);
 
     // The payload, pinned in the proposer's data dir, carries each tip with its metadata.
@@ -181,6 +185,40 @@ describe('nrp tip / nrp server tips / nrp server propose', function () {
     expect(again.stderr).to.contain('No accepted tip waits for a proposal');
     const rejectedTip = await operator('propose', '--tips', String(id2));
     expect(rejectedTip.stderr).to.contain(`Tip ${id2} is not accepted, or in a proposal already`);
+  });
+
+  it('POST /payloads keeps only payloads of its own list, and only for the operator', async () => {
+    const endpoint = await endpointOf(serverDir);
+    const post = (body: string, token = endpoint.token) =>
+      fetch(`${endpoint.url}/payloads`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+      });
+    const errorOf = async (response: Response) => ((await response.json()) as { error: string }).error;
+    const elsewhere = await encodePayload(server.helia.blockstore, {
+      chainId: 31337,
+      list: '0x0000000000000000000000000000000000000001',
+      version: 1,
+      ids: entryId(await cidOf('elsewhere')),
+      added: 1,
+      removed: 0,
+      parent: null,
+    });
+
+    expect((await post(JSON.stringify({ cid: elsewhere.cid.toString() }), 'wrong')).status).to.equal(401);
+    const malformed = await post('{"cid":');
+    expect(malformed.status).to.equal(400);
+    expect(await errorOf(malformed)).to.contain('not valid JSON');
+    const notCid = await post(JSON.stringify({ cid: 'nope' }));
+    expect(notCid.status).to.equal(400);
+    expect(await errorOf(notCid)).to.contain('"nope" is not a CID');
+    const otherList = await post(JSON.stringify({ cid: elsewhere.cid.toString() }));
+    expect(otherList.status).to.equal(400);
+    expect(await errorOf(otherList)).to.contain('PayloadHeaderMismatchError');
+    expect(await server.helia.pins.isPinned(elsewhere.cid)).to.equal(false);
+    // Still serving.
+    expect((await fetch(`${endpoint.url}/status`)).status).to.equal(200);
   });
 
   it('refuses bad input with clear errors, and reports a refusing or absent server', async () => {

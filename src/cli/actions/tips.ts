@@ -180,7 +180,13 @@ async function serverDataDir(options: ServerDirOptions): Promise<string> {
  * Calls the HTTP API of the server running on `serverDir`, with the operator token from its `server.json`.
  * Throws {@link CliError} with the server's own message for a refusal.
  */
-async function callServer<T>(serverDir: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+async function callServer<T>(
+  serverDir: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  timeoutMs = 30_000,
+): Promise<T> {
   let endpoint: ServerEndpoint | undefined;
   try {
     endpoint = await readJsonFile<ServerEndpoint>(serverEndpointFile(serverDir));
@@ -199,7 +205,7 @@ async function callServer<T>(serverDir: string, method: 'GET' | 'POST', path: st
         ...(body !== undefined && { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     throw new CliError(
@@ -305,6 +311,17 @@ export async function proposeTips(ctx: CliContext, options: ProposeTipsOptions) 
     entryMetadata,
     description: options.description,
   });
+  // The server keeps the payload, fetched from this process: voters inspect it and nodes sync it from there.
+  let kept = true;
+  try {
+    await callServer(dir, 'POST', '/payloads', { cid: proposal.payloadCid.toString() }, 90_000);
+  } catch (error) {
+    kept = false;
+    ctx.output.note(
+      `The server did not keep the payload (${(error as Error).message}): run \`nrp ipfs serve\` so that voters ` +
+        'and, once the proposal passes, the server and its nodes can fetch it.',
+    );
+  }
   const ids = tips.map((tip) => tip.id);
   let marked = true;
   try {
@@ -316,9 +333,10 @@ export async function proposeTips(ctx: CliContext, options: ProposeTipsOptions) 
         `(${(error as Error).message}); they stay accepted, so do not propose them again.`,
     );
   }
-  ctx.output.result({ ...proposal, tips: ids, tipsMarked: marked }, () => {
+  ctx.output.result({ ...proposal, tips: ids, tipsMarked: marked, payloadKept: kept }, () => {
     printListProposal(ctx, proposal);
     ctx.output.line(`Tips ${ids.join(', ')} are in it, each named in its entry’s metadata.`);
+    if (kept) ctx.output.line(`Rating server ${status.peerId} keeps the payload for voters and nodes.`);
   });
   if (!marked) throw new CliError('The tips could not be marked as proposed.', 1);
 }

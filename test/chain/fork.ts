@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBlockstore } from 'blockstore-core/memory';
@@ -19,6 +19,7 @@ import { getListInfo, getListVersion } from '../../src/chain/lists.js';
 import { decodePayload, encodePayload } from '../../src/lists/payload.js';
 import { packIds } from '../../src/lists/set-ops.js';
 import { type Dao, deployDao, ethers, networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { impersonate } from '../helpers/impersonate.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 
@@ -54,7 +55,7 @@ describe('deployListFork', function () {
 
   after(async () => {
     await rpc.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   /** A fresh funded key, so the test can count exactly the transactions a deployment sends. */

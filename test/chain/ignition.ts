@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import {
   type SignedTransaction,
 } from '../../src/chain/ignition.js';
 import { deployDao, networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts');
@@ -34,7 +35,7 @@ describe('Ignition without Hardhat: artifacts and a signing JSON-RPC provider', 
 
   after(async () => {
     await rpc.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('reads compiled artifacts by contract name, with their build info', async () => {

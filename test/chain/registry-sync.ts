@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -7,6 +7,7 @@ import { waitForTransactionReceipt } from 'viem/actions';
 import { registerServer, rotateServerKey, serverStatusCall, updateServerEndpoints } from '../../src/chain/registry.js';
 import { RegistrySync } from '../../src/chain/registry-sync.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { impersonatedWallet, publicClient, type ViemDao, viemDaoFixture } from './helpers.js';
 
 const POLICY_CID = 'bafkreiggvevbocchx2r5kwth37o74qdqu25teoctv333lcpzaqk5oqdcja';
@@ -23,7 +24,7 @@ describe('RegistrySync', () => {
     dir = await mkdtemp(join(tmpdir(), 'nrp-registry-'));
   });
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   function follow(d: ViemDao, checkpointPath?: string) {

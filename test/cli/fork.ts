@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { decodePayload, encodePayload } from '../../src/lists/payload.js';
 import { packIds } from '../../src/lists/set-ops.js';
 import { firstJson, nrp, spawnNrp, startCliTestChain } from '../helpers/cli.js';
 import { type Dao, ethers, networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { impersonate } from '../helpers/impersonate.js';
 import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 
@@ -106,7 +107,7 @@ describe('nrp list fork', function () {
       }),
     );
     await rpc.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   async function removeFile(name: string, lines: string[]) {

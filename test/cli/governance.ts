@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CID } from 'multiformats/cid';
@@ -11,6 +11,7 @@ import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import { encodePayload } from '../../src/lists/payload.js';
 import { firstJson, nrp, runNrpProcess, spawnNrp, startCliTestChain } from '../helpers/cli.js';
 import { type Dao, ethers, networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 async function contentCid(text: string) {
@@ -40,7 +41,7 @@ describe('nrp governance path', function () {
       }),
     );
     await rpc.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   /** Votes for with holders 0 and 1, then queues and executes, moving the clock as needed. */

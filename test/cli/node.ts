@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { firstJson, nrp, spawnNrp, startCliTestChain } from '../helpers/cli.js';
 import type { Dao } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 function stopped(child: ChildProcess): Promise<number | null> {
@@ -37,7 +38,7 @@ describe('nrp node', function () {
   after(async () => {
     await Promise.all(children.map(stopped));
     await rpc.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   async function config(name: string, extra: Record<string, unknown> = {}) {

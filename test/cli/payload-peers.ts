@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
@@ -9,6 +9,7 @@ import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import type { RatingServer } from '../../src/server/server.js';
 import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { nrp, writeTestDeployment } from '../helpers/cli.js';
+import { removeDir } from '../helpers/dirs.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 import { LISTED, listAndSync, startTestServer } from '../server/helpers/api-server.js';
 import { governance, POLICY_CID } from '../server/helpers/governance.js';
@@ -35,7 +36,7 @@ describe('nrp fetches payloads from the active rating servers when no --peer is 
   after(async () => {
     await server?.stop();
     await rpc?.close();
-    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+    if (dir) await removeDir(dir);
   });
 
   it('not from a server the registry has not activated; from one it has, by its registered addresses', async () => {

@@ -1,10 +1,11 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect } from 'chai';
 import { loadOrCreatePrivateKey } from '../../src/ipfs/keys.js';
 import { firstJson, nrp, spawnNrp, startCliTestChain } from '../helpers/cli.js';
 import { type Dao, networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import type { serveChainOverHttp } from '../helpers/rpc-server.js';
 
 describe('nrp server register / vote-on / status', function () {
@@ -20,7 +21,7 @@ describe('nrp server register / vote-on / status', function () {
 
   after(async () => {
     await rpc.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('applies with the server’s own key and pinned policy, and is activated by vote', async () => {

@@ -1,10 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
 import { type DemoResult, runDemo, WorkDirNotEmptyError } from '../../src/demo/run.js';
+import { removeDir } from '../helpers/dirs.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -54,7 +55,7 @@ describe('npm run demo', function () {
   // A failed run's work dir is kept, with every node's and server's log, for whoever reads the failure.
   afterEach(async function () {
     const dir = dirs.pop();
-    if (dir && this.currentTest?.state === 'passed') await rm(dir, { recursive: true, force: true });
+    if (dir && this.currentTest?.state === 'passed') await removeDir(dir);
     else if (dir) console.error(`kept the demo's work dir: ${dir}`);
   });
 
@@ -76,7 +77,7 @@ describe('npm run demo', function () {
       expect(failure).to.be.instanceOf(WorkDirNotEmptyError);
       expect(failure?.message).to.include(workDir).and.to.include('not empty');
     } finally {
-      await rm(workDir, { recursive: true, force: true });
+      await removeDir(workDir);
     }
   });
 

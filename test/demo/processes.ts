@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ChildExitedError, ProcessSupervisor } from '../../src/demo/processes.js';
+import { removeDir } from '../helpers/dirs.js';
 
 /** Whether `pid` runs: an exited child that nobody has reaped yet (a zombie) does not. */
 function alive(pid: number): boolean {
@@ -38,7 +39,7 @@ describe('demo processes', function () {
   });
 
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('runs a one-shot nrp command and fails with its own error line, logged', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CODE_P2P } from '@multiformats/multiaddr';
@@ -12,6 +12,7 @@ import {
   type NrpHeliaInit,
 } from '../../src/ipfs/helia.js';
 import { enforcingBlockstore } from '../../src/node/enforcing-blockstore.js';
+import { removeDir } from '../helpers/dirs.js';
 import { cborBlock, getBlock } from './helpers.js';
 
 describe('createNrpHelia', function () {
@@ -40,7 +41,7 @@ describe('createNrpHelia', function () {
 
   afterEach(async () => {
     await Promise.all(nodes.map((node) => node.stop()));
-    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    await Promise.all(dirs.map((dir) => removeDir(dir)));
     nodes = [];
     dirs = [];
   });

@@ -1,10 +1,11 @@
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect } from 'chai';
 import { KeyFileCorruptError, KeyFilePermissionsError, loadOrCreatePrivateKey } from '../../src/ipfs/keys.js';
+import { removeDir } from '../helpers/dirs.js';
 
 const posix = process.platform !== 'win32';
 
@@ -16,7 +17,7 @@ describe('loadOrCreatePrivateKey', () => {
   });
 
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   async function rejection(promise: Promise<unknown>): Promise<Error> {

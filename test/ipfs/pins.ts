@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { CID } from 'multiformats/cid';
 import { createNrpHelia, type NrpHelia } from '../../src/ipfs/helia.js';
 import { pinDepth, pinRoot, unpinRoot } from '../../src/ipfs/pins.js';
+import { removeDir } from '../helpers/dirs.js';
 import { cborBlock } from './helpers.js';
 
 /** A three-level dag-cbor DAG like a list payload: a header that links chunks that link a leaf. */
@@ -30,7 +31,7 @@ describe('pins', function () {
 
   afterEach(async () => {
     await Promise.all(nodes.map((node) => node.stop()));
-    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    await Promise.all(dirs.map((dir) => removeDir(dir)));
     nodes = [];
     dirs = [];
   });

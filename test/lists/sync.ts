@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -13,6 +13,7 @@ import { encodePayload } from '../../src/lists/payload.js';
 import { ListSync, type ListSyncComponents, type SyncErrorEvent, type VersionEvent } from '../../src/lists/sync.js';
 import { TrafficPriority } from '../../src/node/traffic-priority.js';
 import { connection, daoFixture, ethers, networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { impersonate } from '../helpers/impersonate.js';
 
 const CHAIN_ID = 31337;
@@ -51,7 +52,7 @@ describe('ListSync', function () {
   afterEach(async () => {
     await Promise.all(syncs.splice(0).map((s) => s.stop()));
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
-    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    await Promise.all(dirs.splice(0).map((d) => removeDir(d)));
   });
 
   async function setup() {

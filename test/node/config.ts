@@ -1,8 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { loadNodeConfig, NodeConfigError, parseNodeConfig } from '../../src/node/config.js';
+import { removeDir } from '../helpers/dirs.js';
 
 /** A real peer id (Ed25519), as a server's would be. */
 const SERVER = '12D3KooWQ5fQ52DX2bkRf733PKkFzG5ygrVjEbkXcmRDinfWAFci';
@@ -13,7 +14,7 @@ describe('node configuration', () => {
     dir = await mkdtemp(join(tmpdir(), 'nrp-config-'));
   });
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('reads YAML with defaults, resolving paths from the file’s folder', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unixfs } from '@helia/unixfs';
@@ -16,6 +16,7 @@ import { EDGE_PROTOCOL } from '../../src/node/edges.js';
 import { createNrpNode, type NrpNode } from '../../src/node/node.js';
 import { peerIdToString } from '../../src/node/protocol/peer.js';
 import { connection, daoFixture, ethers, networkHelpers, passProposal, proposal } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { ReportReceiver } from './helpers/report-receiver.js';
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
@@ -35,9 +36,7 @@ describe('node distribution and enforcement', function () {
   afterEach(async () => {
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
     // libp2p may still be writing a peer record as the last connections close: retry rather than race it.
-    await Promise.all(
-      dirs.splice(0).map((d) => rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })),
-    );
+    await Promise.all(dirs.splice(0).map((d) => removeDir(d)));
     syncs.splice(0);
   });
 

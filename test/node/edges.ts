@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
@@ -20,6 +20,7 @@ import {
 import { comparePeers, toPeerIdBytes } from '../../src/node/protocol/peer.js';
 import { REPORT_PROTOCOL } from '../../src/node/reporter.js';
 import { handleRequests, request } from '../../src/node/rpc.js';
+import { removeDir } from '../helpers/dirs.js';
 import { startHost, type TestHost } from './helpers/peers.js';
 import { ReportReceiver } from './helpers/report-receiver.js';
 import { nextEvent, waitFor } from './helpers/wait.js';
@@ -33,7 +34,7 @@ describe('EdgeService: edge attestations between neighbours', function () {
   afterEach(async () => {
     await Promise.all(services.splice(0).map((s) => s.stop()));
     await Promise.all(hosts.splice(0).map((h) => h.helia.stop()));
-    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    await Promise.all(dirs.splice(0).map((d) => removeDir(d)));
   });
 
   async function host(): Promise<TestHost> {

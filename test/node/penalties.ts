@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unixfs } from '@helia/unixfs';
@@ -14,6 +14,7 @@ import { toPeerIdBytes } from '../../src/node/protocol/peer.js';
 import type { FollowedServer } from '../../src/node/ratings.js';
 import { publicClient, type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { getBlock } from '../ipfs/helpers.js';
 import { VerdictPublisher } from './helpers/verdict-publisher.js';
 import { record, waitFor } from './helpers/wait.js';
@@ -223,7 +224,7 @@ describe('penalties', function () {
           await restarted.helia.libp2p.dial(neighbour.helia.libp2p.getMultiaddrs()).catch((e: Error) => e.name),
         ).to.equal('DialDeniedError');
       } finally {
-        await rm(dataDir, { recursive: true, force: true });
+        await removeDir(dataDir);
       }
     });
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dagCbor from '@ipld/dag-cbor';
@@ -25,6 +25,7 @@ import {
 import { request } from '../../src/node/rpc.js';
 import { publicClient, type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { VerdictPublisher } from './helpers/verdict-publisher.js';
 import { record, waitFor } from './helpers/wait.js';
 import { expectError, newPeer, type TestPeer } from './protocol/helpers.js';
@@ -50,7 +51,7 @@ describe('ratings client', function () {
   afterEach(async () => {
     await Promise.all(nodes.splice(0).map((node) => node.stop()));
     await Promise.all(publishers.splice(0).map((publisher) => publisher.stop().catch(() => {})));
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+    await Promise.all(dirs.splice(0).map((dir) => removeDir(dir)));
   });
 
   async function publisher(options: Partial<Parameters<typeof VerdictPublisher.start>[0]> = {}) {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unixfs } from '@helia/unixfs';
@@ -32,6 +32,7 @@ import { NodeStore } from '../../src/node/store.js';
 import { createRatingServer } from '../../src/server/server.js';
 import { publicClient, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { publishListVersion } from '../server/helpers/governance.js';
 import { freePort, startHost, type TestHost } from './helpers/peers.js';
 import { ReportReceiver, type ReportReceiverOptions } from './helpers/report-receiver.js';
@@ -65,7 +66,7 @@ describe('Reporter: signed reports to rating servers', function () {
 
   async function tempDir(): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'nrp-reporter-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    cleanups.push(() => removeDir(dir));
     return dir;
   }
 
@@ -523,7 +524,7 @@ describe('Reporter against a real rating server whose list sync lags', function 
   it('keeps the sighting the server refuses as unlisted, and delivers it once the server has the version', async () => {
     const dao = await networkHelpers.loadFixture(viemDaoFixture);
     const dir = await mkdtemp(join(tmpdir(), 'nrp-reporter-lag-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    cleanups.push(() => removeDir(dir));
     // The server syncs its list at start and then only once an hour, unless told to.
     const server = await createRatingServer(
       {

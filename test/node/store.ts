@@ -1,9 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { randomBytes } from 'ethers';
 import { NodeStore } from '../../src/node/store.js';
+import { removeDir } from '../helpers/dirs.js';
 
 describe('NodeStore', () => {
   let dir: string;
@@ -11,7 +12,7 @@ describe('NodeStore', () => {
     dir = await mkdtemp(join(tmpdir(), 'nrp-store-'));
   });
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('keeps content and evidence across a reopen, once per neighbour and CID', () => {

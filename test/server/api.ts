@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -10,6 +10,7 @@ import { dashboardUrl } from '../../src/server/endpoint.js';
 import type { RatingServer, RatingServerInit } from '../../src/server/server.js';
 import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { endpointOf, LISTED, listAndSync, populate, report, startTestServer } from './helpers/api-server.js';
 import { POLICY_CID } from './helpers/governance.js';
 import { cidOf, sightingOf, signedEdge, testPeer } from './helpers/reports.js';
@@ -28,7 +29,7 @@ describe('Rating server HTTP API: reports, evidence, list, registry', function (
 
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   async function start(dao: ViemDao, init: Partial<RatingServerInit> = {}): Promise<RatingServer> {

@@ -1,9 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { loadServerConfig, parseServerConfig, ServerConfigError } from '../../src/server/config.js';
 import { DEFAULT_GRACE_MS, DEFAULT_HALF_LIFE_MS, DEFAULT_VERDICT_TTL_MS } from '../../src/server/inference.js';
+import { removeDir } from '../helpers/dirs.js';
 
 describe('rating server configuration', () => {
   let dir: string;
@@ -11,7 +12,7 @@ describe('rating server configuration', () => {
     dir = await mkdtemp(join(tmpdir(), 'nrp-server-config-'));
   });
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('fills in the inference policy’s defaults, and takes a stricter one from YAML', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { dashboardUrl } from '../../src/server/endpoint.js';
 import type { RatingServer } from '../../src/server/server.js';
 import { viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { endpointOf, populate, report, startTestServer, type TestNetwork } from './helpers/api-server.js';
 import { POLICY_CID } from './helpers/governance.js';
 import { cidOf, signedEdge, testPeer } from './helpers/reports.js';
@@ -60,7 +61,7 @@ describe('Rating server dashboard, in a real browser', function () {
 
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   /** A page in a fresh context (its own session storage), failing the test on any script error or CSP violation. */

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unixfs } from '@helia/unixfs';
@@ -14,6 +14,7 @@ import type { ServerPriority } from '../../src/node/ratings.js';
 import { createRatingServer, type RatingServer } from '../../src/server/server.js';
 import { publicClient, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { waitFor } from '../node/helpers/wait.js';
 import { governance, POLICY_CID, publishListVersion } from './helpers/governance.js';
 
@@ -35,7 +36,7 @@ describe('end to end: listing by vote gets a distributor rated black and penalis
   it('rates the distributor black, and high-priority followers disconnect it while low-priority ones delay it', async () => {
     const dao = await networkHelpers.loadFixture(viemDaoFixture);
     const dir = await mkdtemp(join(tmpdir(), 'nrp-e2e-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    cleanups.push(() => removeDir(dir));
 
     // 1. The rating server, registered on chain and activated by a vote.
     const server: RatingServer = await createRatingServer(

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -37,6 +37,7 @@ import {
 } from '../../src/server/intake.js';
 import { RateLimiter } from '../../src/server/rate-limit.js';
 import { ServerStore } from '../../src/server/store.js';
+import { removeDir } from '../helpers/dirs.js';
 import { startHost, type TestHost } from '../node/helpers/peers.js';
 import { waitFor } from '../node/helpers/wait.js';
 import {
@@ -86,7 +87,7 @@ describe('ReportIntake: a rating server receives reports', function () {
 
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   /** A server's host: it takes many connections a second from one address (all test peers are on 127.0.0.1). */

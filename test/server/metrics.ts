@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -14,6 +14,7 @@ import type { RatingServer } from '../../src/server/server.js';
 import { ServerStore } from '../../src/server/store.js';
 import { viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { startHost, type TestHost } from '../node/helpers/peers.js';
 import { waitFor } from '../node/helpers/wait.js';
 import { startTestServer } from './helpers/api-server.js';
@@ -43,7 +44,7 @@ describe('ServerMetrics: Prometheus metrics of a rating server', function () {
 
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('counts reports by outcome and reason, verdicts by rating and inference time, at GET /metrics', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ import { ServerStore } from '../../src/server/store.js';
 import { VerdictIssuer } from '../../src/server/verdicts.js';
 import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { startHost, type TestHost } from '../node/helpers/peers.js';
 import { waitFor } from '../node/helpers/wait.js';
 import { listAndSync, startTestServer } from './helpers/api-server.js';
@@ -46,7 +47,7 @@ describe('RatingServer: the running rating server', function () {
 
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   async function start(dao: ViemDao, init: Partial<RatingServerInit> = {}): Promise<RatingServer> {

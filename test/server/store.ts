@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -11,6 +11,7 @@ import {
   TipNotFoundError,
   VerdictSequenceError,
 } from '../../src/server/store.js';
+import { removeDir } from '../helpers/dirs.js';
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 
@@ -47,7 +48,7 @@ describe('ServerStore: a rating server on disk', () => {
         // Closed by the test.
       }
     }
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   function open(path = join(dir, 'server.db')) {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dagCbor from '@ipld/dag-cbor';
@@ -19,6 +19,7 @@ import { ServerStore } from '../../src/server/store.js';
 import { parseTipReference, type RejectedTipEvent, type TipView, tipReference } from '../../src/server/tips.js';
 import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { freePort, startHost, type TestHost } from '../node/helpers/peers.js';
 import { startTestServer } from './helpers/api-server.js';
 import { cidOf } from './helpers/reports.js';
@@ -34,7 +35,7 @@ describe('TipDesk: tip-offs at a rating server', function () {
 
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   async function start(dao: ViemDao, init: Partial<RatingServerInit> = {}): Promise<RatingServer> {

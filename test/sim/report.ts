@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -6,6 +6,7 @@ import { resolveConfig } from '../../src/sim/config.js';
 import { reportName, writeRunReport, writeSweepReport } from '../../src/sim/report.js';
 import { runSimulation } from '../../src/sim/simulation.js';
 import { runSweep } from '../../src/sim/sweep.js';
+import { removeDir } from '../helpers/dirs.js';
 
 describe('sim: reports', function () {
   this.timeout(60_000);
@@ -16,7 +17,7 @@ describe('sim: reports', function () {
   });
 
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('writes a run as Markdown with its chart and the full result as JSON', async () => {

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { main } from '../../scripts/simulate.js';
+import { removeDir } from '../helpers/dirs.js';
 
 /** Runs `npm run simulate -- …` in this process; stdout and stderr as lines. */
 async function simulate(args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
@@ -22,7 +23,7 @@ describe('sim: npm run simulate', function () {
   });
 
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('runs, reports progress on stderr, writes the report and prints one JSON line last', async () => {

@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { DatabaseMigrationError, openDatabase, transaction } from '../../src/utils/sqlite.js';
+import { removeDir } from '../helpers/dirs.js';
 
 describe('openDatabase', () => {
   let dir: string;
@@ -10,7 +11,7 @@ describe('openDatabase', () => {
     dir = await mkdtemp(join(tmpdir(), 'nrp-db-'));
   });
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   const v1 = { version: 1, sql: 'CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)' };

@@ -1,9 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { openDatabase } from '../../src/utils/sqlite.js';
 import { WalSync } from '../../src/utils/wal-sync.js';
+import { removeDir } from '../helpers/dirs.js';
 
 describe('WalSync: fsync of an SQLite log off the event loop', () => {
   let dir: string;
@@ -11,7 +12,7 @@ describe('WalSync: fsync of an SQLite log off the event loop', () => {
     dir = await mkdtemp(join(tmpdir(), 'nrp-wal-'));
   });
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   const items = { version: 1, sql: 'CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)' };

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { createNrpHelia, type NrpHelia } from '../../src/ipfs/helia.js';
 import { ensureWebBuild, WEB_BUILD_DIR } from '../../src/web/build.js';
 import { spawnNrp, writeTestDeployment } from '../helpers/cli.js';
 import { type Dao, deployDao } from '../helpers/dao.js';
+import { removeDir } from '../helpers/dirs.js';
 import { serveChainOverHttp } from '../helpers/rpc-server.js';
 import { cborBlock } from '../ipfs/helpers.js';
 import { deploymentOf, startTestWeb, type TestWeb } from './helpers.js';
@@ -277,7 +278,7 @@ describe('nrp web: the server', function () {
         expect(reasons).to.deep.equal(['its sources changed']);
         expect(JSON.parse(await readFile(join(copy, '.nrp-build.json'), 'utf8')).hash).to.equal(stamp.hash);
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        await removeDir(dir);
       }
     });
   });
@@ -292,7 +293,7 @@ describe('nrp web: the server', function () {
         child.kill('SIGTERM');
         await exited;
       }
-      await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
     });
 
     it('serves the app from the command line until stopped', async () => {

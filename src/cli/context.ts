@@ -196,15 +196,21 @@ export class CliContext {
     this.#registeredPeers ??= (async () => {
       const registry = (await this.deployment())?.contracts.RatingServerRegistry;
       if (!registry) return [];
-      const [{ getServers }, { peerIdToString }] = await Promise.all([
+      const [{ getServers }, { peerIdToString }, { pinnedToPeer }] = await Promise.all([
         import('../chain/registry.js'),
         import('../node/protocol/peer.js'),
+        import('../ipfs/peer-address.js'),
       ]);
       const servers = await getServers(await this.publicClient(), { registry, status: 'active' });
-      return servers.flatMap((server) => {
-        const peerId = peerIdToString(server.peerId);
-        return server.multiaddrs.map((address) => (address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`));
-      });
+      return servers.flatMap((server) =>
+        server.multiaddrs.flatMap((address) => {
+          try {
+            return [pinnedToPeer(address, peerIdToString(server.peerId)).toString()];
+          } catch {
+            return []; // A registration's bad address is the operator's problem, not this command's.
+          }
+        }),
+      );
     })().catch(() => []);
     return this.#registeredPeers;
   }

@@ -3,8 +3,9 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { TypedEventEmitter } from 'main-event';
+import { pinnedToPeer } from '../ipfs/peer-address.js';
 import { PollingLoop } from '../utils/polling-loop.js';
 import { type Migration, openDatabase, transaction } from '../utils/sqlite.js';
 import { type CborRecord, decodeMessage, encodeMessage, readCount, readRecord } from './protocol/codec.js';
@@ -659,16 +660,11 @@ function parseFollowedServer(config: FollowedServer): ServerEntry {
     throw new InvalidFollowedServerError(`Server ${id} has priority "${config.priority}", not high or low`);
   }
   const addresses = config.multiaddrs.map((address) => {
-    let ma: Multiaddr;
     try {
-      ma = multiaddr(address);
+      return pinnedToPeer(address, id);
     } catch (error) {
-      throw new InvalidFollowedServerError(`Server ${id}'s address ${address} is not a multiaddr`, { cause: error });
+      throw new InvalidFollowedServerError(`Server ${id}: ${(error as Error).message}`, { cause: error });
     }
-    const p2p = ma.getComponents().find((component) => component.code === CODE_P2P);
-    if (!p2p) return ma.encapsulate(`/p2p/${id}`);
-    if (p2p.value !== id) throw new InvalidFollowedServerError(`Server ${id}'s address ${address} names another peer`);
-    return ma;
   });
   return {
     id,

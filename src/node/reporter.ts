@@ -1,9 +1,10 @@
 import type { AbortOptions, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { TypedEventEmitter } from 'main-event';
 import { CID } from 'multiformats/cid';
+import { pinnedToPeer } from '../ipfs/peer-address.js';
 import { PollingLoop } from '../utils/polling-loop.js';
 import { decodeAdvert } from './protocol/advert.js';
 import { type CborRecord, decodeMessage, encodeMessage, readCount, readRecord, readString } from './protocol/codec.js';
@@ -771,19 +772,12 @@ function targetOf(server: ReportServer): PeerId | Multiaddr[] {
   }
   if (server.multiaddrs.length === 0) return peerId;
   return server.multiaddrs.map((address) => {
-    let addr: Multiaddr;
     try {
-      addr = multiaddr(address);
+      // Noise checks the peer id on dialing, so the report reaches this server and no other.
+      return pinnedToPeer(address, server.peerId);
     } catch (error) {
-      throw new InvalidReportServerError(`${address} is not a multiaddr`, { cause: error });
+      throw new InvalidReportServerError((error as Error).message, { cause: error });
     }
-    const p2p = addr.getComponents().find((component) => component.code === CODE_P2P);
-    if (!p2p) return addr.encapsulate(`/p2p/${server.peerId}`);
-    // Noise checks the peer id on dialing, so the report reaches this server and no other.
-    if (p2p.value !== server.peerId) {
-      throw new InvalidReportServerError(`${address} is the address of another peer than ${server.peerId}`);
-    }
-    return addr;
   });
 }
 

@@ -1,7 +1,8 @@
 import type { AbortOptions, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { pinnedToPeer } from '../ipfs/peer-address.js';
 import {
   type CborRecord,
   decodeMessage,
@@ -231,17 +232,10 @@ export function tipServerTarget(server: TipServer): PeerId | Multiaddr[] {
     return peerId;
   }
   return addresses.map((address) => {
-    let addr: Multiaddr;
     try {
-      addr = multiaddr(address);
+      return pinnedToPeer(address, peerId?.toString());
     } catch (error) {
-      throw new InvalidTipServerError(`${address} is not a multiaddr`, { cause: error });
+      throw new InvalidTipServerError((error as Error).message, { cause: error });
     }
-    const p2p = addr.getComponents().find((component) => component.code === CODE_P2P);
-    if (!p2p) return peerId ? addr.encapsulate(`/p2p/${peerId}`) : addr;
-    if (peerId && p2p.value !== peerId.toString()) {
-      throw new InvalidTipServerError(`${address} is the address of another peer than ${peerId}`);
-    }
-    return addr;
   });
 }

@@ -1,12 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { logger } from '@libp2p/logger';
+import { HttpApiError, startHttpApi } from '../utils/http-api.js';
 import { readJsonFile, writeJsonFile } from '../utils/json-file.js';
-
-const log = logger('nrp:node:control');
 
 /** Where a running node's control API is, and the token it takes; `<dataDir>/control.json`, mode 0600. */
 export interface ControlEndpoint {
@@ -22,14 +18,9 @@ export interface ControlHandlers {
   add(bytes: Uint8Array, name?: string): Promise<unknown>;
 }
 
-export class ControlApiError extends Error {
+/** A control request the node refuses (with `status`), or, on the caller's side, the node's refusal. */
+export class ControlApiError extends HttpApiError {
   override name = 'ControlApiError';
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
 }
 
 const MAX_UPLOAD_BYTES = 256 * 2 ** 20;
@@ -44,60 +35,25 @@ export async function startControlServer(
   options: { dataDir: string; port?: number },
 ): Promise<{ endpoint: ControlEndpoint; close: () => Promise<void> }> {
   const token = randomBytes(24).toString('hex');
-  const server = createServer((req, res) => {
-    handle(req, res, token, handlers).catch((error) => {
-      const status = error instanceof ControlApiError ? error.status : 500;
-      if (status === 500) log.error('control request failed: %e', error);
-      send(res, status, { error: (error as Error).message });
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  const endpoint: ControlEndpoint = { url: `http://127.0.0.1:${port}`, token, pid: process.pid };
+  const api = await startHttpApi(
+    [
+      { method: 'GET', path: '/status', auth: true, handle: () => handlers.status() },
+      { method: 'GET', path: /^\/why\/(.+)$/, auth: true, handle: ({ params }) => handlers.why(params[0] as string) },
+      {
+        method: 'POST',
+        path: '/content',
+        query: ['name'],
+        auth: true,
+        handle: async ({ bytes, query }) => handlers.add(await bytes(MAX_UPLOAD_BYTES), query.get('name') ?? undefined),
+      },
+    ],
+    { port: options.port, token },
+  );
+  const endpoint: ControlEndpoint = { url: api.url, token, pid: process.pid };
   const path = controlFile(options.dataDir);
   await writeJsonFile(path, endpoint);
   await chmod(path, 0o600);
-  return {
-    endpoint,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse, token: string, handlers: ControlHandlers) {
-  if (req.headers.authorization !== `Bearer ${token}`) throw new ControlApiError('missing or wrong token', 401);
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  if (req.method === 'GET' && url.pathname === '/status') return send(res, 200, await handlers.status());
-  if (req.method === 'GET' && url.pathname.startsWith('/why/')) {
-    return send(res, 200, await handlers.why(decodeURIComponent(url.pathname.slice('/why/'.length))));
-  }
-  if (req.method === 'POST' && url.pathname === '/content') {
-    const bytes = await readBody(req, MAX_UPLOAD_BYTES);
-    return send(res, 200, await handlers.add(bytes, url.searchParams.get('name') ?? undefined));
-  }
-  throw new ControlApiError(`no such request: ${req.method} ${url.pathname}`, 404);
-}
-
-async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > max) throw new ControlApiError(`the upload is larger than ${max} bytes`, 413);
-    chunks.push(chunk);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
-}
-
-function send(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body, (_key, value) => (typeof value === 'bigint' ? value.toString() : value)));
+  return { endpoint, close: () => api.close() };
 }
 
 export function controlFile(dataDir: string): string {

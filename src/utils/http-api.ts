@@ -163,10 +163,7 @@ async function dispatch(
   }
   const { route, params } = found;
   if (route.auth && !hasToken(req, token)) {
-    throw new HttpApiError(
-      'this request changes the server: it needs the operator token (Authorization: Bearer …)',
-      401,
-    );
+    throw new HttpApiError('this request needs the operator token (Authorization: Bearer …)', 401);
   }
   for (const key of url.searchParams.keys()) {
     if (!route.query?.includes(key)) throw new HttpApiError(`unknown query parameter "${key}"`);

@@ -3,6 +3,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub';
 import { createTopicScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score';
 import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
+import { LRUCache } from 'lru-cache';
 import { TypedEventEmitter } from 'main-event';
 import { CID } from 'multiformats/cid';
 import { fetchDag } from '../ipfs/dag.js';
@@ -42,6 +43,9 @@ export const ADVERT_TOPIC_SCORE_PARAMS: TopicScoreParams = createTopicScoreParam
   invalidMessageDeliveriesWeight: -1,
   invalidMessageDeliveriesDecay: 0.99,
 });
+
+/** CIDs an advert service remembers having seen: about 10 MB of strings. */
+const MAX_SEEN_CIDS = 100_000;
 
 /** Content held for less than this is advertised again to neighbours that join the topic. */
 const READVERTISE_WINDOW_MS = 10 * 60_000;
@@ -149,8 +153,11 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
   readonly #init: Required<Omit<AdvertServiceInit, 'delayFrom' | 'acceptFrom' | 'priority'>> &
     Pick<AdvertServiceInit, 'delayFrom' | 'acceptFrom' | 'priority'>;
   readonly #components: AdvertServiceComponents;
-  /** CIDs seen in adverts or held: each is fetched and advertised once. */
-  readonly #seen = new Set<string>();
+  /**
+   * CIDs seen in adverts or held, so each is fetched and advertised once. Bounded, since a node runs for months:
+   * a CID forgotten here is asked of the store again, which knows what is held.
+   */
+  readonly #seen = new LRUCache<string, true>({ max: MAX_SEEN_CIDS });
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   #active = 0;
   readonly #queue: (() => void)[] = [];
@@ -217,7 +224,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
    */
   async share(cid: CID, size: number, name?: string): Promise<void> {
     if (this.#components.isListed(cid)) throw new ListedContentError(cid);
-    this.#seen.add(cid.toString());
+    this.#seen.set(cid.toString(), true);
     this.#components.store.recordContent({ cid: cid.toString(), size, name, addedAt: Date.now() });
     await this.#advertise(cid, size, name);
     this.safeDispatchEvent('content', { detail: { cid, size, name } });
@@ -301,7 +308,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
     if (this.#seen.has(key) || !this.#init.autoFetch || advert.size > this.#init.maxFetchBytes) {
       return TopicValidatorResult.Ignore;
     }
-    this.#seen.add(key);
+    this.#seen.set(key, true);
     // Held from an earlier run: the store is asked once per CID, rather than read whole at start.
     if (!this.#components.store.hasContent(key)) void this.#fetchAndShare(advert, fromPeer);
     return TopicValidatorResult.Ignore;

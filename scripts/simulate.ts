@@ -144,6 +144,8 @@ export async function main(argv: readonly string[], io: SimulateIo = defaultIo):
         crossCampEdgesLeft: result.partition.crossCampEdgesAfter,
         crossCampEdgesBefore: result.partition.crossCampEdgesBefore,
         mixedComponentShare: result.partition.mixedComponentShare,
+        // In a split, the false positives are this: each camp's server rates the other camp black.
+        ratedBlackByOtherCamp: result.partition.ratedBlackByOtherCamp,
       }),
       elapsedMs: Math.round(result.run.elapsedMs),
       report,

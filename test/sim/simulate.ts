@@ -77,6 +77,9 @@ describe('sim: npm run simulate', function () {
     expect(code).to.equal(0);
     const line = JSON.parse(stdout[0]);
     expect(line.crossCampEdgesBefore).to.be.greaterThan(0);
+    // The line explains its own false positives: the other camp's server rated them black.
+    expect(line.falsePositiveRate).to.be.greaterThan(0.5);
+    expect(line.ratedBlackByOtherCamp).to.equal(line.falsePositiveRate);
     const result = JSON.parse(await readFile(join(dir, 'run-n200-c0.9-split-scale-free-seed1', 'result.json'), 'utf8'));
     expect(result.config).to.include({ split: true, servers: 2, listAtMs: -1_800_000, syncLagMs: 500, degree: 6 });
   });

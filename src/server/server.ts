@@ -35,6 +35,7 @@ import {
   toProtocolVerdict,
 } from './inference.js';
 import { listedIn, ReportIntake, type ReportIntakeInit } from './intake.js';
+import { connectListPeers } from './list-peers.js';
 import { metricsRoutes, ServerMetrics } from './metrics.js';
 import { ServerStore, type ServerStoreStats } from './store.js';
 import { TipDesk, type TipDeskInit, tipRoutes } from './tips.js';
@@ -103,7 +104,10 @@ export interface RatingServerInit {
   pingIntervalMs?: number;
   /** More HTTP routes (tips, metrics, the dashboard), added after the read-only ones. */
   routes?: (server: RatingServer) => HttpRoute[];
-  /** The rating-server registry, for the dashboard's list of servers (`GET /registry`). */
+  /**
+   * The rating-server registry: for the dashboard's list of servers (`GET /registry`), and to connect at start to
+   * the other servers active for the same list, which have its payloads.
+   */
   registry?: Address;
   /** Verdict snapshots kept in the store; older ones are deleted after each new one. Default 100. */
   keepVerdictSnapshots?: number;
@@ -319,6 +323,15 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       this.list.addEventListener('version', this.#onVersion);
       this.#cleanups.push(() => this.list.removeEventListener('version', this.#onVersion));
       this.#cleanups.push(() => this.list.stop());
+      // Other servers of the list pin its versions: connected first, the first sync can fetch from them.
+      if (this.#init.registry) {
+        await connectListPeers(
+          this.helia,
+          this.#client,
+          { registry: this.#init.registry, list: this.#init.list },
+          { signal },
+        );
+      }
       // The loops get no signal: it aborts the start, not a running server (that is what stop is for).
       await this.list.start();
       signal?.throwIfAborted();

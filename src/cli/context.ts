@@ -196,21 +196,9 @@ export class CliContext {
     this.#registeredPeers ??= (async () => {
       const registry = (await this.deployment())?.contracts.RatingServerRegistry;
       if (!registry) return [];
-      const [{ getServers }, { peerIdToString }, { pinnedToPeer }] = await Promise.all([
-        import('../chain/registry.js'),
-        import('../node/protocol/peer.js'),
-        import('../ipfs/peer-address.js'),
-      ]);
-      const servers = await getServers(await this.publicClient(), { registry, status: 'active' });
-      return servers.flatMap((server) =>
-        server.multiaddrs.flatMap((address) => {
-          try {
-            return [pinnedToPeer(address, peerIdToString(server.peerId)).toString()];
-          } catch {
-            return []; // A registration's bad address is the operator's problem, not this command's.
-          }
-        }),
-      );
+      const { activeServerAddresses } = await import('../chain/server-addresses.js');
+      const servers = await activeServerAddresses(await this.publicClient(), { registry });
+      return servers.flatMap(({ addresses }) => addresses.map(String));
     })().catch(() => []);
     return this.#registeredPeers;
   }

@@ -2,13 +2,10 @@ import type { AbortOptions } from '@libp2p/interface';
 import { KEEP_ALIVE } from '@libp2p/interface';
 import { logger } from '@libp2p/logger';
 import { peerIdFromString } from '@libp2p/peer-id';
-import type { Multiaddr } from '@multiformats/multiaddr';
 import type { Address } from 'viem';
-import { getServers } from '../chain/registry.js';
+import { type ActiveServerAddressesReturnType, activeServerAddresses } from '../chain/server-addresses.js';
 import type { ReadClient } from '../chain/transactions.js';
 import type { NrpHelia } from '../ipfs/helia.js';
-import { pinnedToPeer } from '../ipfs/peer-address.js';
-import { peerIdToString } from '../node/protocol/peer.js';
 
 const log = logger('nrp:server:list-peers');
 
@@ -37,26 +34,15 @@ export async function connectListPeers(
   init: ConnectListPeersInit,
   options: AbortOptions = {},
 ): Promise<number> {
-  let servers: Awaited<ReturnType<typeof getServers>>;
+  let servers: ActiveServerAddressesReturnType;
   try {
-    servers = await getServers(client, { registry: init.registry, status: 'active', signal: options.signal });
+    servers = await activeServerAddresses(client, { ...init, signal: options.signal });
   } catch (error) {
     log('could not read the registry: %s', (error as Error).message);
     return 0;
   }
   const self = helia.libp2p.peerId.toString();
-  const peers = servers.flatMap((server) => {
-    const peerId = peerIdToString(server.peerId);
-    if (peerId === self || server.list.toLowerCase() !== init.list.toLowerCase()) return [];
-    const addresses = server.multiaddrs.flatMap((address): Multiaddr[] => {
-      try {
-        return [pinnedToPeer(address, peerId)];
-      } catch {
-        return [];
-      }
-    });
-    return addresses.length > 0 ? [{ peerId, addresses }] : [];
-  });
+  const peers = servers.filter((server) => server.peerId !== self);
   const reached = await Promise.allSettled(
     peers.map(async ({ peerId, addresses }) => {
       const id = peerIdFromString(peerId);

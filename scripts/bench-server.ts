@@ -376,6 +376,8 @@ const result = {
   verificationsPerSecOneCore: Math.round(verificationsPerSecOneCore),
   reportsPerVerificationCore: Number((phases.refresh.perSec / verificationsPerSecOneCore).toFixed(3)),
   serverCpuMsPerReport: Number(phases.refresh.serverCpuMsPerReport.toFixed(3)),
+  // What one core of server CPU sustains with the clients on other cores: the figure a deployment scales by.
+  reportsPerServerCoreSec: Math.round(1000 / phases.refresh.serverCpuMsPerReport),
   clientCpuMsPerReport: Number((phases.refresh.clientCpuMs / phases.refresh.reports).toFixed(3)),
   coresBusy: Number(phases.refresh.cores.toFixed(2)),
   serverCpuMsPerEcho: Number(phases.echo.serverCpuMsPerReport.toFixed(3)),
@@ -403,6 +405,9 @@ console.table({
 console.error(
   `Baseline: ${result.verificationsPerSecOneCore} Ed25519 verifications/s on one core; ` +
     `refreshes/echo ${result.reportsToEchoRatio}`,
+);
+console.error(
+  `Server CPU: ${result.serverCpuMsPerReport} ms a report, ${result.reportsPerServerCoreSec} reports/s per server core`,
 );
 console.error(
   `Inference: ${inference.seconds.toFixed(3)} s for ${inference.verdicts} verdicts; peak RSS ${result.rssMB} MB`,

@@ -51,6 +51,7 @@ export class CliContext {
   #publicClient?: Promise<NrpPublicClient>;
   #helia?: Promise<NrpHelia>;
   #registeredPeers?: Promise<string[]>;
+  #payloadPeersReached?: Promise<void>;
 
   constructor(options: GlobalOptions, env: NodeJS.ProcessEnv, output: Output) {
     this.#options = options;
@@ -203,20 +204,14 @@ export class CliContext {
     return this.#registeredPeers;
   }
 
-  /** This user's Helia node, on the data dir, connected to {@link payloadPeers}. Stopped by {@link close}. */
+  /** This user's Helia node, on the data dir, connected to the peers given. Stopped by {@link close}. */
   helia(listen?: string[]): Promise<NrpHelia> {
     this.#helia ??= (async () => {
-      const [{ createNrpHelia }, { multiaddr }] = await Promise.all([
-        import('../ipfs/helia.js'),
-        import('@multiformats/multiaddr'),
-      ]);
-      const peers = await this.payloadPeers();
+      const { createNrpHelia } = await import('../ipfs/helia.js');
+      const peers = this.peers();
       const helia = await createNrpHelia({ dataDir: join(this.dataDir(), 'ipfs'), listen, bootstrap: peers });
-      // Bootstrap dials in the background; a payload fetch needs the connections now. A registered address that
-      // does not answer must not hold the command up for libp2p's whole dial timeout.
-      await Promise.allSettled(
-        peers.map((peer) => helia.libp2p.dial(multiaddr(peer), { signal: AbortSignal.timeout(PEER_DIAL_TIMEOUT_MS) })),
-      );
+      // Bootstrap dials in the background; a payload fetch needs the connections now.
+      await dialAll(helia, peers);
       return helia;
     })().catch((error) => {
       throw new CliError(`Cannot start the IPFS node: ${(error as Error).message}`, 1, { cause: error });
@@ -225,20 +220,29 @@ export class CliContext {
   }
 
   /**
-   * Where commands read payload blocks: this user's Helia blockstore, which fetches missing blocks from peers,
-   * except that with no peer connected a missing block fails at once instead of waiting out a timeout.
+   * Where commands read payload blocks: this user's Helia blockstore, which fetches missing blocks from peers.
+   * The first missing block connects to {@link payloadPeers} (the registry's servers are looked up only then:
+   * most commands never miss one); with still no peer connected, a missing block fails at once instead of
+   * waiting out a timeout.
    */
   async blockSource(): Promise<BlockSource> {
     const helia = await this.helia();
     const dataDir = this.dataDir();
+    const reachPeers = () => {
+      this.#payloadPeersReached ??= this.payloadPeers().then((peers) => dialAll(helia, peers));
+      return this.#payloadPeersReached;
+    };
     return {
       get: (cid, options) =>
         (async function* () {
-          if (!(await helia.blockstore.has(cid, options)) && helia.libp2p.getConnections().length === 0) {
-            throw new CliError(
-              `Block ${cid} is not in ${dataDir} and no IPFS peer is connected. Pass --peer <multiaddr> ` +
-                '(or NRP_PEERS) of a node, rating server or `nrp ipfs serve` that has it.',
-            );
+          if (!(await helia.blockstore.has(cid, options))) {
+            await reachPeers();
+            if (helia.libp2p.getConnections().length === 0) {
+              throw new CliError(
+                `Block ${cid} is not in ${dataDir} and no IPFS peer is connected. Pass --peer <multiaddr> ` +
+                  '(or NRP_PEERS) of a node, rating server or `nrp ipfs serve` that has it.',
+              );
+            }
           }
           yield* helia.blockstore.get(cid, options);
         })(),
@@ -264,4 +268,13 @@ async function readKeyFile(path: string): Promise<string> {
       cause: error,
     });
   }
+}
+
+/** Connects to `peers`, each given {@link PEER_DIAL_TIMEOUT_MS}: one that does not answer must not hold a command up. */
+async function dialAll(helia: NrpHelia, peers: readonly string[]): Promise<void> {
+  if (peers.length === 0) return;
+  const { multiaddr } = await import('@multiformats/multiaddr');
+  await Promise.allSettled(
+    peers.map((peer) => helia.libp2p.dial(multiaddr(peer), { signal: AbortSignal.timeout(PEER_DIAL_TIMEOUT_MS) })),
+  );
 }

@@ -21,7 +21,7 @@ export async function sync(ctx: CliContext, options: { list?: string; confirmati
       confirmations,
       checkpointPath: join(ctx.dataDir(), 'sync', `${client.chain.id}-${list.toLowerCase()}.json`),
     },
-    { client, blockstore: helia.blockstore, pin: (cid, o) => pinRoot(helia, cid, o) },
+    { client, blockstore: await ctx.blockSource(), pin: (cid, o) => pinRoot(helia, cid, o) },
   );
   const errors: SyncErrorEvent[] = [];
   listSync.addEventListener('version', ({ detail }: CustomEvent<VersionEvent>) => {

@@ -35,6 +35,17 @@ export class UnsupportedHashError extends Error {
   }
 }
 
+/** Names of the errors Helia's blockstore throws when a block cannot be had now: timed out, or no peer has it. */
+const UNAVAILABLE_ERRORS = new Set(['TimeoutError', 'AbortError', 'LoadBlockFailedError', 'NotFoundError']);
+
+/**
+ * Whether `error` means a block could not be fetched now (worth retrying, or asking other peers), as opposed to
+ * a block that arrived and is wrong.
+ */
+export function isBlockUnavailable(error: unknown): boolean {
+  return error instanceof Error && UNAVAILABLE_ERRORS.has(error.name);
+}
+
 /**
  * Reads a whole block and checks that its bytes hash to its CID, so a
  * tampered local store cannot feed a reader data the CID does not name.

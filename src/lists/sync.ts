@@ -8,7 +8,13 @@ import { LogFollower, type LogFollowerState } from '../chain/log-follower.js';
 import type { ReadClient } from '../chain/transactions.js';
 import { readJsonFile, writeJsonFile } from '../utils/json-file.js';
 import { PollingLoop } from '../utils/polling-loop.js';
-import { type AbortOptions, BlockHashMismatchError, type BlockSource, UnsupportedHashError } from './blocks.js';
+import {
+  type AbortOptions,
+  BlockHashMismatchError,
+  type BlockSource,
+  isBlockUnavailable,
+  UnsupportedHashError,
+} from './blocks.js';
 import type { EntryId } from './entry-id.js';
 import { MembershipIndex } from './membership-index.js';
 import { decodePayload, expectedOnChain, PayloadError, type PayloadHeader } from './payload.js';
@@ -338,7 +344,7 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
       this.#init.maxRetryDelayMs ?? 60_000,
     );
     this.#notBefore = Date.now() + delay;
-    const reason = UNAVAILABLE.has(error.name) ? new PayloadUnavailableError(published, error) : error;
+    const reason = isBlockUnavailable(error) ? new PayloadUnavailableError(published, error) : error;
     this.#emitError({
       error: reason,
       version: published.version,
@@ -370,8 +376,6 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
 }
 
 /** Errors that mean "no peer gave us the block (yet)": a timeout, or Helia finding no one to ask. */
-const UNAVAILABLE = new Set(['TimeoutError', 'LoadBlockFailedError', 'NotFoundError']);
-
 /** A payload could not be fetched: it timed out, or no connected peer has it yet. The sync retries later. */
 export class PayloadUnavailableError extends Error {
   override name = 'PayloadUnavailableError';

@@ -12,7 +12,7 @@ import type { ReadClient } from '../chain/transactions.js';
 import { createNrpHelia, DEFAULT_LISTEN, type NrpHelia, type NrpHeliaInit } from '../ipfs/helia.js';
 import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
 import { pinRoot } from '../ipfs/pins.js';
-import { type BlockSource, readBlock } from '../lists/blocks.js';
+import { type BlockSource, isBlockUnavailable, readBlock } from '../lists/blocks.js';
 import { decodePayload, expectedOnChain, PAYLOAD_FORMAT, PayloadError, type PayloadHeader } from '../lists/payload.js';
 import { ListSync, type ListSyncInit, type VersionEvent } from '../lists/sync.js';
 import { peerIdToString, toPeerIdBytes } from '../node/protocol/peer.js';
@@ -764,7 +764,7 @@ function payloadRoutes(server: RatingServer): HttpRoute[] {
           return { cid: cid.toString(), list: header.list, version: header.version, count: header.count };
         } catch (error) {
           if (error instanceof PayloadError) throw new HttpApiError(`${error.name}: ${error.message}`);
-          if (['TimeoutError', 'AbortError', 'LoadBlockFailedError'].includes((error as Error).name)) {
+          if (isBlockUnavailable(error)) {
             throw new HttpApiError(`No connected peer sent the payload ${cid} in time`, 504);
           }
           throw error;

@@ -5,7 +5,7 @@ import { randomBytes } from 'ethers';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
-import { BlockHashMismatchError } from '../../src/lists/blocks.js';
+import { BlockHashMismatchError, isBlockUnavailable } from '../../src/lists/blocks.js';
 import { compareIds, entryIdToHex } from '../../src/lists/entry-id.js';
 import { entryMerkleRoot } from '../../src/lists/merkle.js';
 import {
@@ -18,6 +18,7 @@ import {
   PayloadCodecError,
   PayloadCountMismatchError,
   PayloadDuplicateEntryError,
+  PayloadError,
   PayloadFormatError,
   PayloadHeaderMismatchError,
   PayloadMetadataError,
@@ -271,5 +272,24 @@ describe('list payload codec', () => {
       await store.put(cid, dagCbor.encode({ format: 'tampered' }));
       await rejects(decodePayload(store, cid), BlockHashMismatchError.name);
     });
+  });
+});
+
+describe('isBlockUnavailable', () => {
+  it('tells a block that could not be had now from one that arrived wrong', async () => {
+    const timeout = await new Promise<unknown>((resolve) => {
+      AbortSignal.timeout(1).addEventListener('abort', function (this: AbortSignal) {
+        resolve(this.reason);
+      });
+    });
+    expect(isBlockUnavailable(timeout)).to.equal(true);
+    expect(isBlockUnavailable(Object.assign(new Error('no peer has it'), { name: 'LoadBlockFailedError' }))).to.equal(
+      true,
+    );
+    expect(
+      isBlockUnavailable(new BlockHashMismatchError(CID.createV1(raw.code, await sha256.digest(new Uint8Array([1]))))),
+    ).to.equal(false);
+    expect(isBlockUnavailable(new PayloadError('bad header'))).to.equal(false);
+    expect(isBlockUnavailable('TimeoutError')).to.equal(false);
   });
 });

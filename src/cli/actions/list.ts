@@ -4,6 +4,7 @@ import { type Address, bytesToHex, type Hex } from 'viem';
 import { proposeOnce } from '../../chain/governance.js';
 import { getListInfo, getListVersion, isListedOnChain, publishVersionCall } from '../../chain/lists.js';
 import { pinRoot } from '../../ipfs/pins.js';
+import { isBlockUnavailable } from '../../lists/blocks.js';
 import { ConflictingChangeError, EmptyChangeError } from '../../lists/change.js';
 import { formatDenylist, type ParsedEntry, parseEntryList } from '../../lists/denylist.js';
 import {
@@ -52,7 +53,7 @@ export async function fetchVersion(ctx: CliContext, list: Address, version: bigi
 
 async function payloadError(error: Error, cid: CID, ctx: CliContext): Promise<CliError> {
   if (error instanceof CliError) return error;
-  if (['TimeoutError', 'LoadBlockFailedError', 'NotFoundError', 'AbortError'].includes(error.name)) {
+  if (isBlockUnavailable(error)) {
     const peers = await ctx.payloadPeers();
     const why =
       peers.length === 0 ? 'no peers are given and no rating server is active in the registry' : 'no peer sent it';

@@ -3,6 +3,14 @@ import { logger } from '@libp2p/logger';
 
 const log = logger('nrp:node:priority');
 
+export interface TrafficPriorityInit {
+  /**
+   * The longest a content fetch waits for urgent work, in ms. A list version whose payload no peer serves is
+   * fetched again and again until a timeout each time: content must not stall behind it. Default 10,000.
+   */
+  maxHoldMs?: number;
+}
+
 /**
  * Priority of list and rating traffic over data traffic on one node. libp2p has no stream priorities, and
  * bitswap's want priority only decides which wants a peer evicts, not what it sends first; so the node keeps
@@ -15,14 +23,6 @@ const log = logger('nrp:node:priority');
  * const sync = new ListSync(init, { client, blockstore, urgent: priority.urgent });
  * const adverts = new AdvertService(components, { priority });
  */
-export interface TrafficPriorityInit {
-  /**
-   * The longest a content fetch waits for urgent work, in ms. A list version whose payload no peer serves is
-   * fetched again and again until a timeout each time: content must not stall behind it. Default 10,000.
-   */
-  maxHoldMs?: number;
-}
-
 export class TrafficPriority {
   readonly #maxHoldMs: number;
   #urgent = 0;

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { daoContractsOf, writeDeployment } from '../../src/chain/deployment.js';
 import { runCli } from '../../src/cli/main.js';
 import { type Dao, deployDao } from './dao.js';
+import { completion } from './process.js';
 import { serveChainOverHttp } from './rpc-server.js';
 
 export interface CliResult {
@@ -69,19 +70,9 @@ export function firstJson<T = Record<string, unknown>>(child: ChildProcess): Pro
 }
 
 /** Runs `nrp` as a separate process to completion. */
-export function runNrpProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const child = spawnNrp(args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => {
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr, json: () => JSON.parse(stdout) }));
-  });
+export async function runNrpProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const result = await completion(spawnNrp(args, env));
+  return { ...result, json: () => JSON.parse(result.stdout) };
 }
 
 /** Writes the deployment record of `dao` to `path`, as `deploy-dao` would, for the CLI to read. */

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { completion, type ProcessResult } from './process.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -36,31 +37,9 @@ export function placeholdersIn(command: string): string[] {
   return [...command.matchAll(/<[a-z][a-z-]*>/g)].map((match) => match[0]);
 }
 
-export interface ShellResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs one command line with bash, as a reader's terminal would. */
-export function runShell(command: string, options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<ShellResult> {
-  const child = spawn('bash', ['-c', command], {
-    cwd: options.cwd,
-    env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+export function runShell(command: string, options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<ProcessResult> {
+  return completion(spawn('bash', ['-c', command], { ...options, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /**

@@ -5,7 +5,7 @@
  *
  * - `connect`: start a host per node of the wave, dial the server, pre-sign every round's report;
  * - `send`: send rounds `from`..`to` of every node, each node's in order, `inFlight` nodes at a time;
- * - `echo`: the same exchange on the bench's echo protocol, which answers without checking anything;
+ * - `echo`: rounds `from`..`to` on the bench's echo protocol, which answers without checking anything;
  * - `bytes`: hand the parent a round's reports, for the run without the network;
  * - `disconnect`, `exit`.
  */
@@ -26,7 +26,7 @@ export type ClientCommand =
   | { type: 'init'; workload: WorkloadInit; server: string; inFlight: number }
   | { type: 'connect'; nodes: number[]; rounds: number }
   | { type: 'send'; from: number; to: number }
-  | { type: 'echo'; round: number }
+  | { type: 'echo'; from: number; to: number }
   | { type: 'bytes'; round: number }
   | { type: 'disconnect' }
   | { type: 'exit' };
@@ -136,12 +136,14 @@ if (import.meta.main) {
         const cpu = process.cpuUsage();
         const result = { accepted: 0, rejected: {}, failed: 0, firstError: undefined as string | undefined };
         await pool(hosts, inFlight, async (host) => {
-          try {
-            await send(host, ECHO_PROTOCOL, host.reports[command.round]);
-            result.accepted++;
-          } catch (error) {
-            result.failed++;
-            result.firstError ??= (error as Error).message;
+          for (let round = command.from; round <= command.to; round++) {
+            try {
+              await send(host, ECHO_PROTOCOL, host.reports[round]);
+              result.accepted++;
+            } catch (error) {
+              result.failed++;
+              result.firstError ??= (error as Error).message;
+            }
           }
         });
         return { type: 'sent', ...result, cpuMs: cpuMs(cpu) };

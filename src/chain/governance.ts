@@ -245,15 +245,63 @@ export type ListProposalsReturnType = Proposal[];
  */
 export async function listProposals(
   client: ReadClient,
-  { governor, ...range }: ListProposalsParameters,
+  parameters: ListProposalsParameters,
 ): Promise<ListProposalsReturnType> {
-  const logs = await getEventLogsInPages(client, { ...range, address: governor, events: proposalCreatedEvents });
-  range.signal?.throwIfAborted();
+  const created = await getCreatedProposals(client, parameters);
+  parameters.signal?.throwIfAborted();
   // One block for every live read, so the proposals are a consistent picture.
   const blockNumber = await getBlockNumber(client, { cacheTime: 0 });
-  return Promise.all(
-    logs.map((log) => withLiveState(client, governor, proposalCreatedFromLog(governor, log), blockNumber)),
-  );
+  return Promise.all(created.map((proposal) => withLiveState(client, parameters.governor, proposal, blockNumber)));
+}
+
+/** A proposal as its ProposalCreated event records it, without its live state. */
+export type CreatedProposal = Omit<Proposal, 'state' | 'votes' | 'quorum' | 'deadline' | 'eta'>;
+
+export type GetCreatedProposalsParameters = ListProposalsParameters;
+
+export type GetCreatedProposalsReturnType = CreatedProposal[];
+
+/**
+ * The ProposalCreated events of a block range, oldest first: what each proposal would do, without a read of
+ * where it stands (see {@link listProposals} for that).
+ *
+ * @example
+ * for (const proposal of await getCreatedProposals(publicClient, { governor, fromBlock, toBlock })) {
+ *   if (proposal.targets.includes(list)) console.log(proposal.proposalId, proposal.description);
+ * }
+ */
+export async function getCreatedProposals(
+  client: ReadClient,
+  { governor, ...range }: GetCreatedProposalsParameters,
+): Promise<GetCreatedProposalsReturnType> {
+  const logs = await getEventLogsInPages(client, { ...range, address: governor, events: proposalCreatedEvents });
+  return logs.map((log) => proposalCreatedFromLog(governor, log));
+}
+
+export interface GetProposalStateParameters {
+  governor: Address;
+  proposalId: bigint;
+}
+
+export type GetProposalStateReturnType = ProposalState;
+
+/**
+ * Where a proposal stands now: one call. The Governor reverts for an unknown id.
+ *
+ * @example
+ * if ((await getProposalState(publicClient, { governor, proposalId })) === 'executed') console.log('in force');
+ */
+export async function getProposalState(
+  client: ReadClient,
+  { governor, proposalId }: GetProposalStateParameters,
+): Promise<GetProposalStateReturnType> {
+  const state = await readContract(client, {
+    address: governor,
+    abi: ratingGovernorAbi,
+    functionName: 'state',
+    args: [proposalId],
+  });
+  return decodeEnum(PROPOSAL_STATES, state, 'proposal state');
 }
 
 const proposalCreatedEvents = ratingGovernorAbi.filter(
@@ -261,10 +309,9 @@ const proposalCreatedEvents = ratingGovernorAbi.filter(
     item.type === 'event' && item.name === 'ProposalCreated',
 );
 
-type ProposalCreated = Omit<Proposal, 'state' | 'votes' | 'quorum' | 'deadline' | 'eta'>;
 type ProposalCreatedLog = Awaited<ReturnType<typeof getEventLogsInPages<typeof proposalCreatedEvents>>>[number];
 
-function proposalCreatedFromLog(governor: Address, { args, ...log }: ProposalCreatedLog): ProposalCreated {
+function proposalCreatedFromLog(governor: Address, { args, ...log }: ProposalCreatedLog): CreatedProposal {
   return {
     governor,
     proposalId: args.proposalId,
@@ -283,7 +330,7 @@ function proposalCreatedFromLog(governor: Address, { args, ...log }: ProposalCre
 async function findProposalCreated(
   client: ReadClient,
   { governor, proposalId, fromBlock, maxBlockRange, signal }: GetProposalParameters & { fromBlock: bigint },
-): Promise<ProposalCreated> {
+): Promise<CreatedProposal> {
   // The Governor answers for its own proposals at once; a scan for an unknown id would read every block.
   if (!(await proposalExists(client, { governor, proposalId }))) throw new ProposalNotFoundError(governor, proposalId);
   const log = await findLatestEventLog(
@@ -304,7 +351,7 @@ async function findProposalCreated(
 async function withLiveState(
   client: ReadClient,
   governor: Address,
-  created: ProposalCreated,
+  created: CreatedProposal,
   blockNumber: bigint,
 ): Promise<Proposal> {
   const read = { address: governor, abi: ratingGovernorAbi, blockNumber } as const;

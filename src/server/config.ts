@@ -45,6 +45,11 @@ export const serverConfigSchema = z
           .string()
           .refine((value) => isAddress(value), 'not an Ethereum address')
           .optional(),
+        /** The Governor whose proposed list versions the server keeps while the vote runs; default: the deployment's. */
+        governor: z
+          .string()
+          .refine((value) => isAddress(value), 'not an Ethereum address')
+          .optional(),
         chainId: z.number().int().positive().optional(),
         fromBlock: z.number().int().nonnegative().default(0),
         confirmations: z.number().int().nonnegative().default(0),

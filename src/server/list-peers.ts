@@ -14,8 +14,8 @@ const DIAL_TIMEOUT_MS = 5_000;
 
 export interface ConnectListPeersInit {
   registry: Address;
-  /** The list this server enforces: only servers of the same list pin its versions. */
-  list: Address;
+  /** Only the servers of this list, e.g. the one this server enforces (the ones that pin its versions). Default: all. */
+  list?: Address;
 }
 
 /**
@@ -54,6 +54,6 @@ export async function connectListPeers(
     }),
   );
   const count = reached.filter((result) => result.status === 'fulfilled').length;
-  log('connected to %d of %d other servers of list %s', count, peers.length, init.list);
+  log('connected to %d of %d other servers of list %s', count, peers.length, init.list ?? '(any)');
   return count;
 }

@@ -13,7 +13,14 @@ import { createNrpHelia, DEFAULT_LISTEN, type NrpHelia, type NrpHeliaInit } from
 import { loadOrCreatePrivateKey } from '../ipfs/keys.js';
 import { pinRoot } from '../ipfs/pins.js';
 import { type BlockSource, isBlockUnavailable, readBlock } from '../lists/blocks.js';
-import { decodePayload, expectedOnChain, PAYLOAD_FORMAT, PayloadError, type PayloadHeader } from '../lists/payload.js';
+import {
+  decodePayload,
+  expectedOnChain,
+  type OnChainVersion,
+  PAYLOAD_FORMAT,
+  PayloadError,
+  type PayloadHeader,
+} from '../lists/payload.js';
 import { ListSync, type ListSyncInit, type VersionEvent } from '../lists/sync.js';
 import { peerIdToString, toPeerIdBytes } from '../node/protocol/peer.js';
 import type { Rating, Verdict, VerdictSnapshot } from '../node/protocol/verdict.js';
@@ -37,6 +44,7 @@ import {
 import { listedIn, ReportIntake, type ReportIntakeInit } from './intake.js';
 import { connectListPeers } from './list-peers.js';
 import { metricsRoutes, ServerMetrics } from './metrics.js';
+import { type ProposedPayloadStatus, ProposedPayloads, type ProposedPayloadsInit } from './proposed-payloads.js';
 import { ServerStore, type ServerStoreStats } from './store.js';
 import { TipDesk, type TipDeskInit, tipRoutes } from './tips.js';
 import type { TopologyOptions } from './topology.js';
@@ -109,6 +117,13 @@ export interface RatingServerInit {
    * the other servers active for the same list, which have its payloads.
    */
   registry?: Address;
+  /**
+   * The Governor whose proposals publish versions of the list: the server then keeps each proposed version's
+   * payload while the vote runs ({@link ProposedPayloads}), so it outlives the proposer's own IPFS node.
+   */
+  governor?: Address;
+  /** How proposed payloads are followed: poll interval, fetch timeout. */
+  proposals?: Pick<ProposedPayloadsInit, 'pollIntervalMs' | 'fetchTimeoutMs'>;
   /** Verdict snapshots kept in the store; older ones are deleted after each new one. Default 100. */
   keepVerdictSnapshots?: number;
   /** Aborts the start; what was started is stopped again. Stop a running server with `stop`. */
@@ -118,6 +133,8 @@ export interface RatingServerInit {
    * first sync on: a start waits for that sync, which can take the payload fetch's whole timeout.
    */
   onList?: (list: ListSync) => void;
+  /** Called with the proposed-payload follower (with a `governor`) before it starts, to watch its events. */
+  onProposals?: (proposals: ProposedPayloads) => void;
 }
 
 export interface RatingServerComponents {
@@ -230,6 +247,8 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
   readonly metrics: ServerMetrics;
   /** Tip-offs: the tip protocol, and the operator's queue. */
   readonly tips: TipDesk;
+  /** The payloads of versions proposed for the list, kept while the vote runs; undefined without a `governor`. */
+  readonly proposals?: ProposedPayloads;
   readonly peerId: string;
   readonly #init: RatingServerInit;
   readonly #client: ReadClient;
@@ -272,6 +291,19 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       init.intake,
     );
     this.tips = new TipDesk({ libp2p: helia.libp2p, store: this.store }, init.tips);
+    if (init.governor) {
+      this.proposals = new ProposedPayloads(
+        {
+          ...init.proposals,
+          governor: init.governor,
+          list: init.list,
+          fromBlock: init.fromBlock,
+          confirmations: init.sync?.confirmations,
+          maxBlockRange: init.sync?.maxBlockRange,
+        },
+        { client: components.client, keep: (cid, options) => this.keepPayload(cid, options) },
+      );
+    }
     this.metrics = new ServerMetrics({ intake: this.intake, store: this.store, server: this });
     this.#feed = new EvidenceFeed({ store: this.store }, init.topology);
     this.#issuer = new VerdictIssuer({ store: this.store, privateKey: components.privateKey }, init.verdicts);
@@ -295,6 +327,11 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
   /** The rating-server registry, if configured. */
   get registry(): Address | undefined {
     return this.#init.registry;
+  }
+
+  /** The Governor whose proposed versions this server keeps, if configured. */
+  get governor(): Address | undefined {
+    return this.#init.governor;
   }
 
   /** The snapshot nodes are served now. */
@@ -353,6 +390,13 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       this.#cleanups.push(() => this.intake.stop());
       await this.tips.start();
       this.#cleanups.push(() => this.tips.stop());
+      const { proposals } = this;
+      if (proposals) {
+        this.#init.onProposals?.(proposals);
+        // Not awaited: a proposer offline now must not hold the start up for a fetch timeout.
+        void proposals.start();
+        this.#cleanups.push(() => proposals.stop());
+      }
       const token = randomBytes(24).toString('hex');
       const routes = [
         ...readOnlyRoutes(this),
@@ -529,13 +573,14 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
    * Keeps a proposed version's payload: fetches it whole (header, id chunks, metadata) from the connected peers,
    * typically the proposer's `nrp server propose`, and pins it as a synced version is pinned. Voters can then
    * inspect the proposal, and nodes sync the version once it passes, from this server. A payload for another
-   * list or chain is refused with a {@link PayloadError}.
+   * list or chain, or one that does not match the version `proposed` (a proposal's root, count and version), is
+   * refused with a {@link PayloadError}.
    */
-  async keepPayload(cid: CID, options: AbortOptions = {}): Promise<PayloadHeader> {
+  async keepPayload(cid: CID, options: AbortOptions & { proposed?: OnChainVersion } = {}): Promise<PayloadHeader> {
     const { list, chainId } = this.#init;
     const { header } = await decodePayload(this.helia.blockstore, cid, {
       metadata: true,
-      expected: { list, chainId },
+      expected: options.proposed ? expectedOnChain(options.proposed, { list, chainId }) : { list, chainId },
       signal: options.signal,
     });
     for (const block of [cid, ...header.chunks]) await pinVersionBlock(this.helia, block, options);
@@ -745,8 +790,43 @@ const KEEP_PAYLOAD_TIMEOUT_MS = 60_000;
  * answers with its list, version and count; 400 for a bad CID or a payload that is not one of this list's, 504
  * when no connected peer sent it in time.
  */
+/** `GET /proposals`: the versions proposed for the list whose votes still run, and whether this server keeps them. */
+export interface ProposedPayloadsView {
+  /** The Governor followed; null if the server follows none (no `governor` configured). */
+  governor: Address | null;
+  proposals: {
+    proposalId: string;
+    call: number;
+    cid: string;
+    version: string;
+    count: number;
+    status: ProposedPayloadStatus;
+    attempts: number;
+    error?: string;
+    createdBlock: string;
+  }[];
+}
+
 function payloadRoutes(server: RatingServer): HttpRoute[] {
   return [
+    {
+      method: 'GET',
+      path: '/proposals',
+      handle: (): ProposedPayloadsView => ({
+        governor: server.governor ?? null,
+        proposals: (server.proposals?.payloads ?? []).map((payload) => ({
+          proposalId: payload.proposalId.toString(),
+          call: payload.call,
+          cid: payload.cid.toString(),
+          version: payload.proposed.version.toString(),
+          count: payload.proposed.count,
+          status: payload.status,
+          attempts: payload.attempts,
+          ...(payload.error !== undefined && { error: payload.error }),
+          createdBlock: payload.created.blockNumber.toString(),
+        })),
+      }),
+    },
     {
       method: 'POST',
       path: '/payloads',

@@ -39,6 +39,16 @@ describe('rating server configuration', () => {
     });
   });
 
+  it('takes the Governor whose proposed versions the server keeps, and refuses one that is not an address', () => {
+    const governor = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+    expect(parseServerConfig({ chain: { governor } }).chain.governor).to.equal(governor);
+    expect(parseServerConfig({}).chain.governor).to.equal(undefined);
+    expect(() => parseServerConfig({ chain: { governor: '0x1234' } }, dir, 'server.yaml'))
+      .to.throw(ServerConfigError)
+      .with.property('message')
+      .that.matches(/chain\.governor.*not an Ethereum address/s);
+  });
+
   it('lists every problem in the inference policy, with where it is', () => {
     const bad = {
       maxConnections: 0,

@@ -14,6 +14,7 @@ import { loadOrCreatePrivateKey } from '../../ipfs/keys.js';
 import { pinRoot } from '../../ipfs/pins.js';
 import { loadServerConfig, parseServerConfig, type ServerConfig, ServerConfigError } from '../../server/config.js';
 import { dashboardUrl, readServerEndpoint, runningDashboardUrl } from '../../server/endpoint.js';
+import type { ProposedPayloads } from '../../server/proposed-payloads.js';
 import { createRatingServer } from '../../server/server.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
@@ -41,6 +42,7 @@ export async function start(ctx: CliContext, options: { config?: string }) {
   const list = config.chain.list ?? deployment?.contracts.IllegalDataList;
   if (!list) throw new CliError('No list to enforce: set chain.list or chain.deployment in the configuration.');
   const registryAddress = config.chain.registry ?? deployment?.contracts.RatingServerRegistry;
+  const governor = config.chain.governor ?? deployment?.contracts.RatingGovernor;
   const client = createNrpClients({
     rpcUrl: config.chain.rpc,
     chain: chainFromId(chainId, config.chain.rpc),
@@ -55,6 +57,7 @@ export async function start(ctx: CliContext, options: { config?: string }) {
       bootstrap: config.bootstrap,
       list: getAddress(list),
       registry: registryAddress && getAddress(registryAddress),
+      governor: governor && getAddress(governor),
       chainId,
       fromBlock: BigInt(deployment?.fromBlock ?? config.chain.fromBlock),
       sync: { confirmations: config.chain.confirmations },
@@ -65,6 +68,7 @@ export async function start(ctx: CliContext, options: { config?: string }) {
       pingIntervalMs: config.pingIntervalMs,
       signal: stopped.signal,
       onList: (synced) => noteListSync(ctx.output, synced),
+      onProposals: (proposals) => noteProposedPayloads(ctx.output, proposals),
     },
     { client },
   ).catch((error) => {
@@ -95,6 +99,16 @@ export async function start(ctx: CliContext, options: { config?: string }) {
   });
   stopped.abort();
   await server.stop();
+}
+
+/** Tells the operator which proposed versions the server keeps, and which payloads it refused. */
+function noteProposedPayloads(output: CliContext['output'], proposals: ProposedPayloads) {
+  proposals.addEventListener('kept', ({ detail }) =>
+    output.note(`kept the payload ${detail.cid} of proposal ${detail.proposalId} (version ${detail.proposed.version})`),
+  );
+  proposals.addEventListener('refused', ({ detail }) =>
+    output.note(`refused the payload ${detail.cid} of proposal ${detail.proposalId}: ${detail.error}`),
+  );
 }
 
 async function serverKey(dir: string) {

@@ -204,6 +204,23 @@ export class CliContext {
     return this.#registeredPeers;
   }
 
+  /**
+   * Connects this user's IPFS node to the rating servers active in the deployment's registry, and keeps it
+   * connected (redialled if a connection drops): they fetch from it the payloads of versions proposed from this
+   * data dir. Resolves with how many it reached; with --peer given (dialled instead), or no registry, none is
+   * tried and it resolves with undefined. Throws a {@link CliError} if the chain cannot be reached.
+   */
+  async connectRegistryServers(): Promise<number | undefined> {
+    const registry = this.peers().length === 0 ? (await this.deployment())?.contracts.RatingServerRegistry : undefined;
+    if (!registry) return undefined;
+    const [helia, client, { connectListPeers }] = await Promise.all([
+      this.helia(),
+      this.publicClient(),
+      import('../server/list-peers.js'),
+    ]);
+    return connectListPeers(helia, client, { registry });
+  }
+
   /** This user's Helia node, on the data dir, connected to the peers given. Stopped by {@link close}. */
   helia(listen?: string[]): Promise<NrpHelia> {
     this.#helia ??= (async () => {

@@ -5,6 +5,7 @@ import { redactRpcUrl } from '../../web/rpc-proxy.js';
 import { startWebServer } from '../../web/server.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { noteRegistryServers } from './ipfs.js';
 
 export interface WebOptions {
   port: string;
@@ -48,6 +49,7 @@ export async function serveWeb(ctx: CliContext, options: WebOptions) {
   // Not fatal: the app shows the same problem and keeps retrying, so the chain may start later.
   const chainProblem = await chainCheck(rpcUrl, deployment?.chainId);
   if (chainProblem) ctx.output.note(`Warning: ${chainProblem}`);
+  else await noteRegistryServers(ctx);
 
   const addresses = helia.libp2p.getMultiaddrs().map(String);
   ctx.output.result({ url: server.url, peerId: helia.libp2p.peerId.toString(), addresses, deployment }, (r) => {
@@ -58,8 +60,9 @@ export async function serveWeb(ctx: CliContext, options: WebOptions) {
     }
     ctx.output.line(`  IPFS node:  ${r.peerId}, blocks in ${ctx.dataDir()}`);
     for (const address of r.addresses) ctx.output.line(`              ${address}`);
-    ctx.output.line('Payloads proposed in the app are pinned here; keep it (or `nrp ipfs serve`) running while');
-    ctx.output.line('the vote runs, so voters can fetch them. Ctrl-C stops it.');
+    ctx.output.line('Payloads proposed in the app are pinned here; keep it (or `nrp ipfs serve`) running until a');
+    ctx.output.line('rating server of the list has kept them (its GET /proposals), so voters can fetch them.');
+    ctx.output.line('Ctrl-C stops it.');
   });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

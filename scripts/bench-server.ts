@@ -104,6 +104,11 @@ class Phase {
   get serverCpuMsPerReport() {
     return this.serverCpuMs / this.reports;
   }
+
+  /** The server's event-loop thread alone: libuv's pool (signature checks, fsync) runs beside it. */
+  get eventLoopCpuMsPerReport() {
+    return this.eventLoopCpuMs / this.reports;
+  }
 }
 
 class Client {
@@ -382,6 +387,9 @@ const result = {
   serverCpuMsPerReport: Number(phases.refresh.serverCpuMsPerReport.toFixed(3)),
   // What one core of server CPU sustains with the clients on other cores: the figure a deployment scales by.
   reportsPerServerCoreSec: Math.round(1000 / phases.refresh.serverCpuMsPerReport),
+  // One thread runs libp2p and the intake: what it can take at most, however many cores the server has.
+  eventLoopCpuMsPerReport: Number(phases.refresh.eventLoopCpuMsPerReport.toFixed(3)),
+  reportsPerEventLoopSec: Math.round(1000 / phases.refresh.eventLoopCpuMsPerReport),
   clientCpuMsPerReport: Number((phases.refresh.clientCpuMs / phases.refresh.reports).toFixed(3)),
   coresBusy: Number(phases.refresh.cores.toFixed(2)),
   serverCpuMsPerEcho: Number(phases.echo.serverCpuMsPerReport.toFixed(3)),
@@ -411,7 +419,8 @@ console.error(
     `refreshes/echo ${result.reportsToEchoRatio}`,
 );
 console.error(
-  `Server CPU: ${result.serverCpuMsPerReport} ms a report, ${result.reportsPerServerCoreSec} reports/s per server core`,
+  `Server CPU: ${result.serverCpuMsPerReport} ms a report, ${result.reportsPerServerCoreSec} reports/s per server core; ` +
+    `its event loop ${result.eventLoopCpuMsPerReport} ms a report, at most ${result.reportsPerEventLoopSec} reports/s`,
 );
 console.error(
   `Inference: ${inference.seconds.toFixed(3)} s for ${inference.verdicts} verdicts; peak RSS ${result.rssMB} MB`,

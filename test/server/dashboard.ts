@@ -4,15 +4,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { propose } from '../../src/chain/governance.js';
 import { registerServer } from '../../src/chain/registry.js';
+import { entryId } from '../../src/lists/entry-id.js';
 import { toPeerIdBytes } from '../../src/node/protocol/peer.js';
 import { dashboardUrl } from '../../src/server/endpoint.js';
 import type { RatingServer } from '../../src/server/server.js';
-import { viemDaoFixture } from '../chain/helpers.js';
+import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { networkHelpers } from '../helpers/dao.js';
 import { removeDir } from '../helpers/dirs.js';
-import { endpointOf, populate, report, startTestServer, type TestNetwork } from './helpers/api-server.js';
-import { POLICY_CID } from './helpers/governance.js';
+import { endpointOf, LISTED, populate, report, startTestServer, type TestNetwork } from './helpers/api-server.js';
+import { listVersionCall, POLICY_CID } from './helpers/governance.js';
 import { cidOf, signedEdge, testPeer } from './helpers/reports.js';
 
 // The functions passed to `evaluate` run in the page. The project compiles without the DOM library, so the page's
@@ -31,6 +33,7 @@ describe('Rating server dashboard, in a real browser', function () {
   let server: RatingServer;
   let network: TestNetwork;
   let token: string;
+  let dao: ViemDao;
 
   before(async () => {
     browser = await chromium.launch({
@@ -44,9 +47,13 @@ describe('Rating server dashboard, in a real browser', function () {
   });
 
   beforeEach(async () => {
-    const dao = await networkHelpers.loadFixture(viemDaoFixture);
+    dao = await networkHelpers.loadFixture(viemDaoFixture);
     dir = await mkdtemp(join(tmpdir(), 'nrp-dashboard-'));
-    server = await startTestServer(dao, join(dir, 'server'), { registry: dao.registry });
+    server = await startTestServer(dao, join(dir, 'server'), {
+      registry: dao.registry,
+      governor: dao.governor,
+      proposals: { pollIntervalMs: 3_600_000 },
+    });
     cleanups.push(() => server.stop());
     network = await populate(dao, server);
     await registerServer(dao.outsider, {
@@ -109,6 +116,17 @@ describe('Rating server dashboard, in a real browser', function () {
   it('shows the graph, the verdicts and the tables, and accepts a tip with the token from the URL fragment', async () => {
     const { ids } = network;
     const tip = await submitTip('some malware');
+    // A version in the vote, its payload in the server's store (as after a fetch from the proposer).
+    const texts = [...LISTED, 'proposed for version 2'];
+    const { call } = await listVersionCall(dao, server.helia.blockstore, {
+      version: 2,
+      ids: await Promise.all(texts.map(async (text) => entryId(await cidOf(text)))),
+      added: 1,
+      removed: 0,
+      parent: server.list.current.payloadCid,
+    });
+    const { proposalId } = await propose(dao.holders[0], { governor: dao.governor, calls: [call], description: 'v2' });
+    await server.proposals?.poll();
     const { page, problems } = await open(dashboardUrl({ url: server.httpUrl, token }));
 
     // The token left the address bar at once and stays in this tab only.
@@ -160,6 +178,9 @@ describe('Rating server dashboard, in a real browser', function () {
     expect(await page.locator('#reports-table tbody tr').count()).to.equal(2);
     await page.waitForSelector('#list-table tbody tr[data-version="1"]');
     await expectText(page, '#list-table tr[data-version="1"]', /in-force/);
+    await page.waitForSelector(`#proposals-table tr[data-proposal="${proposalId}"][data-status="kept"]`);
+    await expectText(page, `#proposals-table tr[data-proposal="${proposalId}"]`, /kept here/);
+    await expectText(page, '#proposals-message', new RegExp(`Following Governor ${dao.governor}`));
     await page.waitForSelector('#registry-table tbody tr[data-server]');
     await expectText(page, '#registry-table', /this server/);
     await expectText(page, '#summary', /list version 1/);

@@ -511,6 +511,40 @@ async function refreshList() {
   );
 }
 
+// ─── Proposed versions ───────────────────────────────────────────────────────────────────────────────────────
+
+/** What each status of a proposed payload means for the operator. */
+const PAYLOAD_STATUS = { kept: 'kept here', waiting: 'not fetched yet', refused: 'refused' };
+
+async function refreshProposals() {
+  const view = await api('/proposals');
+  setMessage(
+    'proposals-message',
+    view.governor
+      ? `Following Governor ${view.governor}: payloads of versions proposed for this list are kept while the vote runs.`
+      : 'No Governor configured (chain.governor): proposed payloads are kept only when asked (POST /payloads).',
+    false,
+  );
+  if (!changed('proposals-table', view.proposals)) return;
+  setRows(
+    'proposals-table',
+    view.proposals.map((proposal) =>
+      h(
+        'tr',
+        { 'data-proposal': proposal.proposalId, 'data-status': proposal.status },
+        h('td', {}, shortId(proposal.proposalId)),
+        h('td', { className: 'number' }, proposal.version),
+        h('td', { className: 'number' }, proposal.count),
+        h('td', {}, shortId(proposal.cid, 8)),
+        h('td', {}, PAYLOAD_STATUS[proposal.status] ?? proposal.status),
+        h('td', { className: 'number' }, proposal.attempts),
+        h('td', {}, proposal.error ?? ''),
+      ),
+    ),
+    'No version of this list is in the vote.',
+  );
+}
+
 // ─── The registry ────────────────────────────────────────────────────────────────────────────────────────────
 
 async function refreshRegistry() {
@@ -561,6 +595,7 @@ function refresh() {
     section('tips-message', refreshTips),
     section('reports-message', refreshReports),
     section('list-message', refreshList),
+    section('proposals-message', refreshProposals),
     section('registry-message', refreshRegistry),
   ]).finally(() => {
     refreshing = undefined;

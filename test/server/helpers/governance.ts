@@ -66,6 +66,20 @@ export async function publishListVersion(
   blockstore: BlockSink,
   input: ListVersionInput,
 ): Promise<EncodedPayload> {
+  const { payload, call } = await listVersionCall(dao, blockstore, input);
+  await governance(dao, [call], `Publish version ${input.version} of the list`, { vote: input.vote });
+  return payload;
+}
+
+/**
+ * Encodes a list version's payload into `blockstore` and returns it with the `publishVersion` call that would
+ * publish it, for a proposal.
+ */
+export async function listVersionCall(
+  dao: ViemDao,
+  blockstore: BlockSink,
+  input: Omit<ListVersionInput, 'vote'>,
+): Promise<{ payload: EncodedPayload; call: ProposalCall }> {
   const sorted = [...input.ids].sort(compareIds);
   const ids = new Uint8Array(sorted.length * 32);
   sorted.forEach((entry, i) => {
@@ -89,6 +103,5 @@ export async function publishListVersion(
     removed: input.removed,
     payloadCid: payload.cid,
   });
-  await governance(dao, [call], `Publish version ${input.version} of the list`, { vote: input.vote });
-  return payload;
+  return { payload, call };
 }

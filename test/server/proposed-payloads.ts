@@ -161,6 +161,30 @@ describe('a rating server keeps the payloads of versions proposed for its list',
     expect(await server.proposals?.poll()).to.deep.equal([]);
   });
 
+  it('after a restart, finds the proposals still in the vote again and has their payloads from its own store', async () => {
+    const payload = await payloadOf(['kept across a restart'], 2);
+    const { proposalId } = await propose(dao.holders[0], {
+      governor: dao.governor,
+      calls: [versionCall(payload)],
+      description: 'Version 2, kept across a restart',
+    });
+    await proposer.libp2p.dial(server.helia.libp2p.getMultiaddrs());
+    const [before] = (await server.proposals?.poll()) ?? [];
+    expect(before).to.include({ proposalId, status: 'kept' });
+
+    await server.stop();
+    await proposer.libp2p.hangUp(server.helia.libp2p.peerId);
+    server = await startTestServer(dao, join(dir, 'server'), {
+      governor: dao.governor,
+      proposals: { pollIntervalMs: 3_600_000, fetchTimeoutMs: 3_000 },
+    });
+    // No peer to fetch from: the payload comes from the pinned blocks.
+    expect(server.helia.libp2p.getConnections()).to.deep.equal([]);
+    const [after] = (await server.proposals?.poll()) ?? [];
+    expect(after).to.include({ proposalId, status: 'kept' });
+    await endVoting(dao.dao.governor, proposalId);
+  });
+
   it('ignores proposals for other lists and calls that publish nothing, and keeps serving', async () => {
     const other = (await viemDaoFixture()).list;
     const elsewhere = await payloadOf(['elsewhere'], 1, other);

@@ -1,5 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
@@ -7,10 +5,9 @@ import { expect } from 'chai';
 import { registerServer, serverStatusCall } from '../../src/chain/registry.js';
 import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import type { RatingServer } from '../../src/server/server.js';
-import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
-import { nrp, writeTestDeployment } from '../helpers/cli.js';
+import type { ViemDao } from '../chain/helpers.js';
+import { type CliTestChain, nrp, startViemCliTestChain } from '../helpers/cli.js';
 import { removeDir } from '../helpers/dirs.js';
-import { serveChainOverHttp } from '../helpers/rpc-server.js';
 import { LISTED, listAndSync, startTestServer } from '../server/helpers/api-server.js';
 import { governance, POLICY_CID } from '../server/helpers/governance.js';
 import { cidOf } from '../server/helpers/reports.js';
@@ -18,16 +15,13 @@ import { cidOf } from '../server/helpers/reports.js';
 describe('nrp fetches payloads from the active rating servers when no --peer is given', function () {
   this.timeout(120_000);
   let dao: ViemDao;
-  let rpc: Awaited<ReturnType<typeof serveChainOverHttp>>;
+  let rpc: CliTestChain['rpc'];
   let dir: string;
   let base: string[];
   let server: RatingServer;
 
   before(async () => {
-    dao = await viemDaoFixture();
-    rpc = await serveChainOverHttp();
-    dir = await mkdtemp(join(tmpdir(), 'nrp-payload-peers-'));
-    base = ['--rpc', rpc.url, '--deployment', await writeTestDeployment(dao.dao, join(dir, 'deployment.json'))];
+    ({ dao, rpc, dir, base } = await startViemCliTestChain('nrp-payload-peers-'));
     server = await startTestServer(dao, join(dir, 'server'), { listen: ['/ip4/127.0.0.1/tcp/0'] });
     // The payload is in the server's store and nowhere else.
     await listAndSync(dao, server, LISTED);

@@ -1,16 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { expect } from 'chai';
 import { registerServer, serverStatusCall } from '../../src/chain/registry.js';
 import { entryId, entryIdToHex } from '../../src/lists/entry-id.js';
 import type { RatingServer } from '../../src/server/server.js';
-import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
-import { firstJson, nrp, spawnNrp, writeTestDeployment } from '../helpers/cli.js';
+import type { ViemDao } from '../chain/helpers.js';
+import { type CliTestChain, firstJson, nrp, spawnNrp, startViemCliTestChain } from '../helpers/cli.js';
 import { removeDir } from '../helpers/dirs.js';
-import { serveChainOverHttp } from '../helpers/rpc-server.js';
 import { startTestServer } from '../server/helpers/api-server.js';
 import { governance, POLICY_CID } from '../server/helpers/governance.js';
 import { cidOf } from '../server/helpers/reports.js';
@@ -18,17 +16,14 @@ import { cidOf } from '../server/helpers/reports.js';
 describe('a proposed payload outlives the proposer’s computer once a rating server keeps it', function () {
   this.timeout(180_000);
   let dao: ViemDao;
-  let rpc: Awaited<ReturnType<typeof serveChainOverHttp>>;
+  let rpc: CliTestChain['rpc'];
   let dir: string;
   let base: string[];
   let server: RatingServer;
   let serve: ChildProcess | undefined;
 
   before(async () => {
-    dao = await viemDaoFixture();
-    rpc = await serveChainOverHttp();
-    dir = await mkdtemp(join(tmpdir(), 'nrp-cli-proposed-'));
-    base = ['--rpc', rpc.url, '--deployment', await writeTestDeployment(dao.dao, join(dir, 'deployment.json'))];
+    ({ dao, rpc, dir, base } = await startViemCliTestChain('nrp-cli-proposed-'));
     server = await startTestServer(dao, join(dir, 'server'), {
       listen: ['/ip4/127.0.0.1/tcp/0'],
       governor: dao.governor,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { daoContractsOf, writeDeployment } from '../../src/chain/deployment.js';
 import { runCli } from '../../src/cli/main.js';
+import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { type Dao, deployDao } from './dao.js';
 import { completion } from './process.js';
 import { serveChainOverHttp } from './rpc-server.js';
@@ -89,8 +90,8 @@ export async function writeTestDeployment(dao: Dao, path: string): Promise<strin
 }
 
 /** What a CLI test runs `nrp` against: a DAO on the in-process chain, served over HTTP, and a temp dir. */
-export interface CliTestChain {
-  dao: Dao;
+export interface CliTestChain<D = Dao> {
+  dao: D;
   rpc: Awaited<ReturnType<typeof serveChainOverHttp>>;
   /** A fresh temp dir, for the test to remove. */
   dir: string;
@@ -103,8 +104,18 @@ export interface CliTestChain {
 /** Deploys a DAO, serves the chain over HTTP and writes the deployment record to a new temp dir. */
 export async function startCliTestChain(prefix: string): Promise<CliTestChain> {
   const dao = await deployDao();
+  return { dao, ...(await serveForCli(dao, prefix)) };
+}
+
+/** {@link startCliTestChain} with the DAO's viem addresses and wallets, for tests that also run servers. */
+export async function startViemCliTestChain(prefix: string): Promise<CliTestChain<ViemDao>> {
+  const dao = await viemDaoFixture();
+  return { dao, ...(await serveForCli(dao.dao, prefix)) };
+}
+
+async function serveForCli(dao: Dao, prefix: string): Promise<Omit<CliTestChain, 'dao'>> {
   const rpc = await serveChainOverHttp();
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const deployment = await writeTestDeployment(dao, join(dir, 'deployment.json'));
-  return { dao, rpc, dir, deployment, base: ['--rpc', rpc.url, '--deployment', deployment] };
+  return { rpc, dir, deployment, base: ['--rpc', rpc.url, '--deployment', deployment] };
 }

@@ -306,6 +306,8 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
     }
     const key = advert.cid.toString();
     if (this.#seen.has(key) || !this.#init.autoFetch || advert.size > this.#init.maxFetchBytes) {
+      // Held, or being fetched: bitswap asks every neighbour for it, this one included.
+      log.trace('advert of %c from %s: already held or on its way', advert.cid, fromPeer);
       return TopicValidatorResult.Ignore;
     }
     this.#seen.set(key, true);
@@ -320,6 +322,7 @@ export class AdvertService extends TypedEventEmitter<AdvertServiceEvents> {
       // A list version or verdicts on their way go first: this fetch starts once they are in.
       await this.#init.priority?.idle({ signal: this.#controller.signal });
       const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(this.#init.fetchTimeoutMs)]);
+      log('fetching %c, advertised by %s', advert.cid, fromPeer);
       await fetchDag(this.#components.helia, advert.cid, { signal });
       // The list may have changed while the content was on its way.
       if (this.#components.isListed(advert.cid)) return;

@@ -25,6 +25,9 @@ export const DEFAULT_PROPOSAL_POLL_INTERVAL_MS = 15_000;
 /** Default milliseconds one attempt to fetch a proposed payload may take. */
 export const DEFAULT_PROPOSED_PAYLOAD_TIMEOUT_MS = 30_000;
 
+/** Default most entries a proposed version may have for this server to fetch it: 320 MB of entry ids. */
+export const DEFAULT_MAX_PROPOSED_ENTRIES = 10_000_000;
+
 /**
  * States in which a proposal can still change the list, so its payload is worth keeping. A defeated, canceled or
  * expired one never will; an executed one is the list's version now, which the list sync keeps.
@@ -64,6 +67,12 @@ export interface ProposedPayloadsInit {
   pollIntervalMs?: number;
   /** Default {@link DEFAULT_PROPOSED_PAYLOAD_TIMEOUT_MS}. */
   fetchTimeoutMs?: number;
+  /**
+   * A proposal whose version has more entries is refused unfetched: proposing takes only the proposal threshold,
+   * not a vote, so this bounds what one proposal can make the server store. Default
+   * {@link DEFAULT_MAX_PROPOSED_ENTRIES}. A version that passes is synced whatever its size.
+   */
+  maxEntries?: number;
   maxBlockRange?: bigint;
 }
 
@@ -204,6 +213,12 @@ export class ProposedPayloads extends TypedEventEmitter<ProposedPayloadsEvents> 
   }
 
   async #fetch(payload: ProposedPayload, options: AbortOptions) {
+    const maxEntries = this.#init.maxEntries ?? DEFAULT_MAX_PROPOSED_ENTRIES;
+    if (payload.proposed.count > maxEntries) {
+      const { count } = payload.proposed;
+      this.#refuse(payload, `the version has ${count} entries, more than the ${maxEntries} this server keeps unvoted`);
+      return;
+    }
     payload.attempts++;
     const timeout = AbortSignal.timeout(this.#init.fetchTimeoutMs ?? DEFAULT_PROPOSED_PAYLOAD_TIMEOUT_MS);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -215,16 +230,23 @@ export class ProposedPayloads extends TypedEventEmitter<ProposedPayloadsEvents> 
       this.safeDispatchEvent('kept', { detail: { ...payload } });
     } catch (error) {
       options.signal?.throwIfAborted();
-      payload.error = `${(error as Error).name}: ${(error as Error).message}`;
+      const reason = `${(error as Error).name}: ${(error as Error).message}`;
+      payload.error = reason;
       if (error instanceof PayloadError) {
-        payload.status = 'refused';
-        log('refused payload %c of proposal %s: %s', payload.cid, payload.proposalId, payload.error);
-        this.safeDispatchEvent('refused', { detail: { ...payload } });
+        this.#refuse(payload, reason);
       } else if (isBlockUnavailable(error) || timeout.aborted) {
         log('payload %c of proposal %s is not available yet', payload.cid, payload.proposalId);
       } else {
         log.error('could not keep payload %c of proposal %s: %e', payload.cid, payload.proposalId, error);
       }
     }
+  }
+
+  /** Not fetched again while its proposal lives. */
+  #refuse(payload: ProposedPayload, reason: string) {
+    payload.status = 'refused';
+    payload.error = reason;
+    log('refused payload %c of proposal %s: %s', payload.cid, payload.proposalId, reason);
+    this.safeDispatchEvent('refused', { detail: { ...payload } });
   }
 }

@@ -122,8 +122,8 @@ export interface RatingServerInit {
    * payload while the vote runs ({@link ProposedPayloads}), so it outlives the proposer's own IPFS node.
    */
   governor?: Address;
-  /** How proposed payloads are followed: poll interval, fetch timeout. */
-  proposals?: Pick<ProposedPayloadsInit, 'pollIntervalMs' | 'fetchTimeoutMs'>;
+  /** How proposed payloads are followed: poll interval, fetch timeout, the largest version kept unvoted. */
+  proposals?: Pick<ProposedPayloadsInit, 'pollIntervalMs' | 'fetchTimeoutMs' | 'maxEntries'>;
   /** Verdict snapshots kept in the store; older ones are deleted after each new one. Default 100. */
   keepVerdictSnapshots?: number;
   /** Aborts the start; what was started is stopped again. Stop a running server with `stop`. */

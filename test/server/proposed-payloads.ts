@@ -10,9 +10,9 @@ import { publishVersionCall } from '../../src/chain/lists.js';
 import { createNrpHelia, type NrpHelia } from '../../src/ipfs/helia.js';
 import { compareIds, entryId } from '../../src/lists/entry-id.js';
 import { type EncodedPayload, encodePayload } from '../../src/lists/payload.js';
-import type { ProposedPayload } from '../../src/server/proposed-payloads.js';
+import { type ProposedPayload, ProposedPayloads } from '../../src/server/proposed-payloads.js';
 import type { ProposedPayloadsView, RatingServer } from '../../src/server/server.js';
-import { type ViemDao, viemDaoFixture } from '../chain/helpers.js';
+import { publicClient, type ViemDao, viemDaoFixture } from '../chain/helpers.js';
 import { endVoting, networkHelpers, Vote } from '../helpers/dao.js';
 import { removeDir } from '../helpers/dirs.js';
 import { endpointOf, startTestServer } from './helpers/api-server.js';
@@ -203,5 +203,35 @@ describe('a rating server keeps the payloads of versions proposed for its list',
       governor: dao.governor,
       proposals: [],
     });
+  });
+
+  it('refuses, unfetched, a proposed version with more entries than it keeps unvoted', async () => {
+    const payload = await payloadOf(['big one', 'big two'], 2);
+    const { proposalId } = await propose(dao.holders[0], {
+      governor: dao.governor,
+      calls: [versionCall(payload)],
+      description: 'A version too big for a small server',
+    });
+    const fetched: CID[] = [];
+    const small = new ProposedPayloads(
+      { governor: dao.governor, list: dao.list, fromBlock: 0n, maxEntries: 1 },
+      {
+        client: publicClient,
+        keep: (cid, options) => {
+          fetched.push(cid);
+          return server.keepPayload(cid, options);
+        },
+      },
+    );
+    const refusedHere: ProposedPayload[] = [];
+    small.addEventListener('refused', ({ detail }) => refusedHere.push(detail));
+
+    const [big] = await small.poll();
+    expect(big).to.include({ proposalId, status: 'refused', attempts: 0 });
+    expect(big.error).to.equal('the version has 2 entries, more than the 1 this server keeps unvoted');
+    expect(refusedHere.map((r) => r.proposalId)).to.deep.equal([proposalId]);
+    await small.poll();
+    expect(fetched).to.deep.equal([]);
+    await endVoting(dao.dao.governor, proposalId);
   });
 });

@@ -375,7 +375,6 @@ export class ListSync extends TypedEventEmitter<ListSyncEvents> {
   }
 }
 
-/** Errors that mean "no peer gave us the block (yet)": a timeout, or Helia finding no one to ask. */
 /** A payload could not be fetched: it timed out, or no connected peer has it yet. The sync retries later. */
 export class PayloadUnavailableError extends Error {
   override name = 'PayloadUnavailableError';

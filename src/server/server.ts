@@ -392,7 +392,6 @@ export class RatingServer extends TypedEventEmitter<RatingServerEvents> {
       this.#cleanups.push(() => this.tips.stop());
       const { proposals } = this;
       if (proposals) {
-        this.#init.onProposals?.(proposals);
         // Not awaited: a proposer offline now must not hold the start up for a fetch timeout.
         void proposals.start();
         this.#cleanups.push(() => proposals.stop());
@@ -708,6 +707,7 @@ export async function createRatingServer(
     throw error;
   }
   init.onList?.(server.list);
+  if (server.proposals) init.onProposals?.(server.proposals);
   await server.start();
   return server;
 }
@@ -785,11 +785,6 @@ function readOnlyRoutes(server: RatingServer): HttpRoute[] {
 /** How long `POST /payloads` waits for the proposer's node to send the payload. */
 const KEEP_PAYLOAD_TIMEOUT_MS = 60_000;
 
-/**
- * `POST /payloads` (operator) with `{ cid }`: keeps a proposed payload ({@link RatingServer.keepPayload}) and
- * answers with its list, version and count; 400 for a bad CID or a payload that is not one of this list's, 504
- * when no connected peer sent it in time.
- */
 /** `GET /proposals`: the versions proposed for the list whose votes still run, and whether this server keeps them. */
 export interface ProposedPayloadsView {
   /** The Governor followed; null if the server follows none (no `governor` configured). */
@@ -807,6 +802,11 @@ export interface ProposedPayloadsView {
   }[];
 }
 
+/**
+ * `GET /proposals` ({@link ProposedPayloadsView}), and `POST /payloads` (operator) with `{ cid }`: keeps a proposed
+ * payload ({@link RatingServer.keepPayload}) and answers with its list, version and count; 400 for a bad CID or a
+ * payload that is not one of this list's, 504 when no connected peer sent it in time.
+ */
 function payloadRoutes(server: RatingServer): HttpRoute[] {
   return [
     {

@@ -50,7 +50,6 @@ export class CliContext {
   #deployment?: DaoDeployment | null;
   #publicClient?: Promise<NrpPublicClient>;
   #helia?: Promise<NrpHelia>;
-  #registeredPeers?: Promise<string[]>;
   #payloadPeersReached?: Promise<void>;
 
   constructor(options: GlobalOptions, env: NodeJS.ProcessEnv, output: Output) {
@@ -187,27 +186,9 @@ export class CliContext {
   }
 
   /**
-   * Where payloads come from: the peers given (--peer, NRP_PEERS) or, with none given, the rating servers active
-   * in the deployment's registry, which pin every version of the lists they enforce. A registry that cannot be
-   * read gives none: the fetch then fails with advice to pass --peer.
-   */
-  async payloadPeers(): Promise<string[]> {
-    const given = this.peers();
-    if (given.length > 0) return given;
-    this.#registeredPeers ??= (async () => {
-      const registry = (await this.deployment())?.contracts.RatingServerRegistry;
-      if (!registry) return [];
-      const { activeServerAddresses } = await import('../chain/server-addresses.js');
-      const servers = await activeServerAddresses(await this.publicClient(), { registry });
-      return servers.flatMap(({ addresses }) => addresses.map(String));
-    })().catch(() => []);
-    return this.#registeredPeers;
-  }
-
-  /**
    * Connects this user's IPFS node to the rating servers active in the deployment's registry, and keeps it
-   * connected (redialled if a connection drops): they fetch from it the payloads of versions proposed from this
-   * data dir. Resolves with how many it reached; with --peer given (dialled instead), or no registry, none is
+   * connected (redialled if a connection drops): they pin every version of their lists, which commands fetch from
+   * them, and fetch from it the payloads of versions proposed from this data dir. Resolves with how many it reached; with --peer given (dialled instead), or no registry, none is
    * tried and it resolves with undefined. Throws a {@link CliError} if the chain cannot be reached.
    */
   async connectRegistryServers(): Promise<number | undefined> {
@@ -237,16 +218,20 @@ export class CliContext {
   }
 
   /**
-   * Where commands read payload blocks: this user's Helia blockstore, which fetches missing blocks from peers.
-   * The first missing block connects to {@link payloadPeers} (the registry's servers are looked up only then:
-   * most commands never miss one); with still no peer connected, a missing block fails at once instead of
-   * waiting out a timeout.
+   * Where commands read payload blocks: this user's Helia blockstore, which fetches missing blocks from peers:
+   * the ones given (--peer, NRP_PEERS), connected at start, or else the rating servers active in the registry,
+   * which pin every version of their lists. Those are looked up and connected to only when a block is first
+   * missing (most commands never miss one), and a registry that cannot be read gives none. With still no peer
+   * connected, a missing block fails at once instead of waiting out a timeout.
    */
   async blockSource(): Promise<BlockSource> {
     const helia = await this.helia();
     const dataDir = this.dataDir();
     const reachPeers = () => {
-      this.#payloadPeersReached ??= this.payloadPeers().then((peers) => dialAll(helia, peers));
+      this.#payloadPeersReached ??= this.connectRegistryServers().then(
+        () => undefined,
+        () => undefined,
+      );
       return this.#payloadPeersReached;
     };
     return {

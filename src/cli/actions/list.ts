@@ -45,20 +45,18 @@ export async function fetchVersion(ctx: CliContext, list: Address, version: bigi
         expected: expectedOnChain(onChain, { chainId: client.chain.id, list }),
       }),
     )
-    .catch(async (error) => {
-      throw await payloadError(error, onChain.payloadCid, ctx);
+    .catch((error) => {
+      throw payloadError(error, onChain.payloadCid);
     });
   return { onChain, payload };
 }
 
-async function payloadError(error: Error, cid: CID, ctx: CliContext): Promise<CliError> {
+function payloadError(error: Error, cid: CID): CliError {
   if (error instanceof CliError) return error;
   if (isBlockUnavailable(error)) {
-    const peers = await ctx.payloadPeers();
-    const why =
-      peers.length === 0 ? 'no peers are given and no rating server is active in the registry' : 'no peer sent it';
+    // With no peer connected at all, the block source has said so already.
     return new CliError(
-      `Could not fetch the payload ${cid}: ${why}. ` +
+      `Could not fetch the payload ${cid}: no connected peer sent it. ` +
         'Pass --peer <multiaddr> (or NRP_PEERS) of a node or rating server that pins it.',
       1,
       { cause: error },
